@@ -1,0 +1,14 @@
+# The two entry points; everything they need is installed by the scripts they call.
+.PHONY: demo test synth bindings
+
+demo:            ## run the whole pipeline locally (Spark local mode, local MLflow, airflow dags test)
+	bash scripts/demo.sh
+
+test:            ## the whole test suite (what CI runs)
+	bash scripts/test-all.sh
+
+synth:           ## synthesize the Terraform JSON into cdktf.out/
+	bash scripts/synth.sh
+
+bindings:        ## rebuild the provider, re-extract its schema, regenerate .gen/
+	bash scripts/regenerate-bindings.sh

@@ -1,0 +1,65 @@
+# Shared shell helpers for the project's scripts. Source it; do not run it.
+# Caches live in one fixed folder outside the clone so repeated runs (and CI) are fast.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MLOPS_CACHE="${MLOPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/yc-mlops}"
+export MLOPS_CACHE
+mkdir -p "$MLOPS_CACHE"
+export UV_CACHE_DIR="$MLOPS_CACHE/uv-cache"
+export PIP_CACHE_DIR="$MLOPS_CACHE/pip-cache"
+export npm_config_cache="$MLOPS_CACHE/npm-cache"
+export GOPATH="${GOPATH:-$MLOPS_CACHE/go}"
+export GOMODCACHE="${GOMODCACHE:-$MLOPS_CACHE/go/pkg/mod}"
+export GOCACHE="${GOCACHE:-$MLOPS_CACHE/go-build}"
+export CHECKPOINT_DISABLE=1 DISABLE_VERSION_CHECK=1
+
+log() { printf '\033[1m[%s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# uv, pinned, in its own venv inside the cache.
+ensure_uv() {
+  local venv="$MLOPS_CACHE/uv-0.13.8"
+  if [ ! -x "$venv/bin/uv" ]; then
+    log "installing uv 0.13.8 into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check uv==0.13.8
+  fi
+  UV="$venv/bin/uv"
+}
+
+# venv_for NAME LOCKFILE -> prints the venv path; creates it from the lock (hashes checked) if it
+# does not exist yet. The path carries the lock's hash, so a changed lock gets a fresh venv and an
+# unchanged one is reused as is.
+venv_for() {
+  local name="$1" lock="$2" hash dir
+  ensure_uv
+  hash="$(sha256sum "$lock" | cut -c1-12)"
+  dir="$MLOPS_CACHE/venvs/$name-$hash"
+  if [ ! -f "$dir/.complete" ]; then
+    log "creating Python environment $name from $(basename "$lock") (first run only)"
+    rm -rf "$dir"
+    "$UV" venv -q --python "$(command -v python3)" "$dir"
+    "$UV" pip sync -q --python "$dir/bin/python" --require-hashes "$lock"
+    touch "$dir/.complete"
+  fi
+  printf '%s\n' "$dir"
+}
+
+# apt_install PKG... : install Debian packages that are not installed yet (needs root).
+apt_install() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt: installing ${missing[*]}"
+  local stamp="$MLOPS_CACHE/.apt-updated"
+  if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +720 2>/dev/null)" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && touch "$stamp"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# jobs_venv : prints the path of the pipeline jobs' Python environment (pyspark, mlflow, ...).
+jobs_venv() { venv_for jobs "$REPO_ROOT/jobs/requirements.lock"; }
