@@ -1,0 +1,324 @@
+"""Plumbing shared by every pipeline job: Spark session, CLI dates, errors, atomic outputs.
+
+Outputs are never written in place. A job writes to `<target>.tmp-<uuid>` and then swaps the result
+into place through the Hadoop FileSystem API, so the same code works on file://, hdfs:// and s3a://;
+a rerun replaces the earlier output and a failure before the swap leaves it untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import traceback
+import uuid
+from typing import Any, Callable, Iterable, Sequence
+
+from fraud_jobs.pipeline_spec import parse_date as _spec_parse_date
+
+# Exit code of a job that stopped on bad input (argparse uses 2 for bad arguments too).
+BAD_INPUT_EXIT = 2
+# Names starting with "_" are ignored by Spark's file listing, so leftovers never leak into reads.
+_HIDDEN_PREFIX = "_"
+
+
+class JobError(Exception):
+    """Bad input or state a user can fix; the message names the problem. Exit code 2."""
+
+    exit_code = BAD_INPUT_EXIT
+
+
+def log(message: str) -> None:
+    print(f"[fraud_jobs] {message}", file=sys.stderr, flush=True)
+
+
+def run_job(main: Callable[[Sequence[str] | None], Any], argv: Sequence[str] | None = None) -> None:
+    """Run a job's main(argv); on failure print `error: ...` to stderr and exit non-zero."""
+    try:
+        main(argv)
+    except JobError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr, flush=True)
+        sys.exit(130)
+    except Exception as exc:  # an unexpected failure: keep the traceback for the operator
+        traceback.print_exc()
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI helpers
+
+
+def parse_date(value: str) -> dt.date:
+    """Strict YYYY-MM-DD; raises JobError naming the bad value."""
+    try:
+        return _spec_parse_date(value)
+    except ValueError as exc:
+        raise JobError(str(exc)) from None
+
+
+def date_arg(value: str) -> dt.date:
+    """argparse `type=` for dates: a bad value ends in `error: argument --date: bad date ...`."""
+    try:
+        return _spec_parse_date(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad integer {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be a positive integer")
+    return number
+
+
+def non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad integer {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
+    return number
+
+
+def positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad number {value!r}") from None
+    if not number > 0 or number != number or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} must be a positive finite number")
+    return number
+
+
+def uri_arg(value: str) -> str:
+    """A data root: a URI (file://, hdfs://, s3a://) or an absolute local path."""
+    value = value.strip()
+    if not value:
+        raise argparse.ArgumentTypeError("empty path")
+    if "://" not in value and not value.startswith("/"):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither a URI (file://, hdfs://, s3a://) nor an absolute path"
+        )
+    return value.rstrip("/") if value not in ("/",) else value
+
+
+def date_window(end: dt.date, days: int) -> list[dt.date]:
+    """The `days` consecutive dates ending at `end` (inclusive), oldest first."""
+    if days <= 0:
+        raise JobError(f"days must be positive, got {days}")
+    return [end - dt.timedelta(days=days - 1 - i) for i in range(days)]
+
+
+def join_path(root: str, *parts: str) -> str:
+    out = root.rstrip("/")
+    for part in parts:
+        out += "/" + part.strip("/")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Spark session
+
+
+def spark_session(app_name: str, conf: dict[str, str] | None = None):
+    """The job's SparkSession.
+
+    Under spark-submit (or when a session already exists, as in tests) the master and config come
+    from there. Run as a plain `python` script, it falls back to $SPARK_MASTER or local[*].
+    """
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    launched_by_spark_submit = "PYSPARK_GATEWAY_PORT" in os.environ
+    if SparkSession.getActiveSession() is None and not launched_by_spark_submit:
+        builder = builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
+        builder = builder.config("spark.ui.enabled", "false")
+    # Partition dates and hours are computed in UTC everywhere (the cluster and a laptop agree).
+    builder = builder.config("spark.sql.session.timeZone", "UTC")
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    return spark
+
+
+# ---------------------------------------------------------------------------------------------
+# Hadoop FileSystem helpers (file://, hdfs://, s3a:// alike)
+
+
+def _fs_and_path(spark, path: str):
+    jvm = spark._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    return fs, hpath
+
+
+def path_exists(spark, path: str) -> bool:
+    fs, hpath = _fs_and_path(spark, path)
+    return bool(fs.exists(hpath))
+
+
+def require_path(spark, path: str, what: str = "input") -> None:
+    """Raise JobError naming the path when it does not exist."""
+    if not path_exists(spark, path):
+        raise JobError(f"{what} not found: {path}")
+
+
+def list_names(spark, path: str, include_hidden: bool = False) -> list[str]:
+    """Names of the entries directly under `path` (sorted); [] if it does not exist."""
+    fs, hpath = _fs_and_path(spark, path)
+    if not fs.exists(hpath):
+        return []
+    names = [status.getPath().getName() for status in fs.listStatus(hpath)]
+    if not include_hidden:
+        names = [n for n in names if not n.startswith(("_", "."))]
+    return sorted(names)
+
+
+def delete_path(spark, path: str) -> None:
+    fs, hpath = _fs_and_path(spark, path)
+    if fs.exists(hpath):
+        fs.delete(hpath, True)
+
+
+def read_bytes(spark, path: str) -> bytes:
+    fs, hpath = _fs_and_path(spark, path)
+    if not fs.exists(hpath):
+        raise JobError(f"file not found: {path}")
+    stream = fs.open(hpath)
+    try:
+        buf = spark._jvm.java.io.ByteArrayOutputStream()
+        spark._jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, buf, 65536, False)
+        return bytes(buf.toByteArray())
+    finally:
+        stream.close()
+
+
+def read_json(spark, path: str) -> Any:
+    data = read_bytes(spark, path)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except ValueError as exc:
+        raise JobError(f"{path} is not valid JSON: {exc}") from None
+
+
+def _tmp_sibling(target: str) -> str:
+    return f"{target.rstrip('/')}.tmp-{uuid.uuid4().hex}"
+
+
+def swap_into_place(spark, tmp: str, target: str) -> None:
+    """Replace `target` with `tmp` (a file or a directory): old -> hidden backup, tmp -> target.
+
+    If the second rename fails the backup is put back, so the earlier output survives.
+    """
+    fs, tmp_path = _fs_and_path(spark, tmp)
+    _, target_path = _fs_and_path(spark, target)
+    jvm = spark._jvm
+    parent = target_path.getParent()
+    if parent is not None and not fs.exists(parent):
+        fs.mkdirs(parent)
+    backup_path = None
+    if fs.exists(target_path):
+        backup_path = jvm.org.apache.hadoop.fs.Path(
+            parent, f"{_HIDDEN_PREFIX}old-{uuid.uuid4().hex}-{target_path.getName()}"
+        )
+        if not fs.rename(target_path, backup_path):
+            raise JobError(f"could not move the earlier output {target} aside")
+    if not fs.rename(tmp_path, target_path):
+        if backup_path is not None:
+            fs.rename(backup_path, target_path)
+        raise JobError(f"could not move {tmp} into place at {target}")
+    if backup_path is not None:
+        fs.delete(backup_path, True)
+
+
+def write_bytes_atomic(spark, target: str, data: bytes) -> None:
+    """Write a small file: to `<target>.tmp-<uuid>`, then swapped into place."""
+    tmp = _tmp_sibling(target)
+    fs, tmp_path = _fs_and_path(spark, tmp)
+    try:
+        out = fs.create(tmp_path, True)
+        try:
+            out.write(bytearray(data))
+        finally:
+            out.close()
+        swap_into_place(spark, tmp, target)
+    finally:
+        if fs.exists(tmp_path):
+            fs.delete(tmp_path, True)
+
+
+def write_json_atomic(spark, target: str, payload: Any) -> None:
+    data = json.dumps(payload, indent=2, sort_keys=True, default=str).encode("utf-8")
+    write_bytes_atomic(spark, target, data)
+
+
+def write_df_atomic(
+    df,
+    target: str,
+    fmt: str = "parquet",
+    partition_by: Sequence[str] | None = None,
+    options: dict[str, str] | None = None,
+) -> None:
+    """Write the whole of `target` from `df`: into a temp sibling, then swapped into place."""
+    spark = df.sparkSession
+    tmp = _tmp_sibling(target)
+    try:
+        writer = df.write.mode("error").format(fmt).options(**(options or {}))
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        writer.save(tmp)
+        swap_into_place(spark, tmp, target)
+    finally:
+        delete_path(spark, tmp)
+
+
+def write_partitions_atomic(
+    df,
+    target: str,
+    partition_col: str,
+    expected_values: Iterable[str] | None = None,
+    fmt: str = "parquet",
+) -> list[str]:
+    """Replace only the partitions `partition_col=<v>` of `target` that `df` holds (or `expected_values`).
+
+    Other partitions stay as they are: this is how a rerun of one date replaces that date's data and
+    never duplicates it. Everything is written to a temp sibling first; partitions are then swapped
+    in one by one. Partitions named in `expected_values` but absent from `df` are removed, so
+    the target holds exactly what this run produced for those values. Returns the partition values.
+    """
+    spark = df.sparkSession
+    tmp = _tmp_sibling(target)
+    try:
+        df.write.mode("error").format(fmt).partitionBy(partition_col).save(tmp)
+        prefix = f"{partition_col}="
+        written = [n[len(prefix):] for n in list_names(spark, tmp) if n.startswith(prefix)]
+        fs, target_path = _fs_and_path(spark, target)
+        if not fs.exists(target_path):
+            fs.mkdirs(target_path)
+        values = sorted(set(written) | set(expected_values or ()))
+        for value in values:
+            part_target = join_path(target, f"{prefix}{value}")
+            if value in written:
+                swap_into_place(spark, join_path(tmp, f"{prefix}{value}"), part_target)
+            else:
+                delete_path(spark, part_target)
+        return sorted(written)
+    finally:
+        delete_path(spark, tmp)
+
+
+def read_parquet(spark, path: str, what: str = "input"):
+    """Read Parquet, with a JobError naming the path when it is missing."""
+    require_path(spark, path, what)
+    return spark.read.parquet(path)
