@@ -87,12 +87,24 @@ class PipelineConfig:
     spark_properties: Mapping[str, str] = field(default_factory=dict)
     # extra environment for the local/ssh spark-submit (never secrets: those come from the host)
     env: Mapping[str, str] = field(default_factory=dict)
+    # Airflow task policy: retries with exponential back-off (delay doubles, capped), and a
+    # per-task execution timeout; the local demo and tests shorten them
+    retries: int = 2
+    retry_delay_seconds: int = 60
+    max_retry_delay_seconds: int = 900
+    task_timeout_minutes: int = 60
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(
                 f"config backend {self.backend!r} is not one of {', '.join(BACKENDS)}"
             )
+        for name in ("retries", "retry_delay_seconds", "max_retry_delay_seconds", "task_timeout_minutes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"config {name} must be a non-negative integer, got {value!r}")
+        if self.task_timeout_minutes == 0:
+            raise ValueError("config task_timeout_minutes must be positive, got 0")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> "PipelineConfig":
