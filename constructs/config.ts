@@ -1,0 +1,490 @@
+/**
+ * The stack's configuration: where it is read from, what it may contain, and how it is checked.
+ *
+ * Everything a user can set lives in one JSON file (`config.example.json` is the committed example;
+ * point `YC_MLOPS_CONFIG` or the cdktf context key `yc-mlops:config` at your own copy). A few values
+ * can also come from the environment the Yandex provider already uses (`YC_CLOUD_ID`, `YC_FOLDER_ID`,
+ * `YC_ZONE`), so a deploy needs no edits to the file for those. Credentials (`YC_TOKEN`, service
+ * account keys) are never part of this config: the provider reads them from its own environment.
+ *
+ * Validation runs before any construct is created, so a bad value stops `cdktf synth` with an error
+ * naming that value and nothing is written to the output directory.
+ */
+import * as fs from "fs";
+import * as path from "path";
+
+/** Availability zones a new resource can be placed in (`ru-central1-c` is being shut down). */
+export const ZONES = ["ru-central1-a", "ru-central1-b", "ru-central1-d"] as const;
+export type Zone = (typeof ZONES)[number];
+
+/** Marker for values that the example config ships with and a real deploy must replace. */
+export const PLACEHOLDER_MARKER = "PLACEHOLDER";
+
+/** Environment variable naming the config file; wins over the cdktf context key. */
+export const CONFIG_ENV = "YC_MLOPS_CONFIG";
+/** cdktf context key (`cdktf.json` "context" or `--context`) naming the config file. */
+export const CONFIG_CONTEXT_KEY = "yc-mlops:config";
+/** The committed example, used when nothing else is named. */
+export const EXAMPLE_CONFIG_FILE = "config.example.json";
+
+/** Address ranges reserved for documentation (RFC 5737): the example uses them as placeholders. */
+const DOCUMENTATION_CIDRS = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"];
+
+/** A config value that failed validation; the message names the key and the bad value. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export interface PostgresConfig {
+  /** Managed PostgreSQL major version. */
+  readonly version: string;
+  readonly resourcePreset: string;
+  readonly diskSizeGb: number;
+  readonly diskType: string;
+  /** Hour (UTC, 0-23) the daily backup starts. */
+  readonly backupWindowStartHour: number;
+  readonly deletionProtection: boolean;
+}
+
+export interface VmConfig {
+  readonly cores: number;
+  readonly memoryGb: number;
+  /** Guaranteed vCPU share in percent (20, 50 or 100). */
+  readonly coreFraction: number;
+  readonly diskSizeGb: number;
+  readonly diskType: string;
+  /** Image family in the `standard-images` folder. */
+  readonly imageFamily: string;
+  readonly platformId: string;
+  readonly preemptible: boolean;
+}
+
+export interface DataprocConfig {
+  /** Data Proc image version (a prefix: "2.2" picks the newest 2.2.x). */
+  readonly imageVersion: string;
+  readonly masterResourcePreset: string;
+  readonly masterDiskSizeGb: number;
+  readonly dataResourcePreset: string;
+  readonly dataDiskSizeGb: number;
+  readonly dataHostsCount: number;
+  /** 0 = no autoscaling compute subcluster. */
+  readonly computeMaxHostsCount: number;
+  readonly computeResourcePreset: string;
+  readonly computeDiskSizeGb: number;
+  readonly diskType: string;
+  readonly uiProxy: boolean;
+  /** Python packages installed on every node (`pip:` cluster properties), pinned as `name==version`. */
+  readonly pipPackages: readonly string[];
+  readonly deletionProtection: boolean;
+}
+
+export interface VersionsConfig {
+  /** MLflow release installed on the MLflow VM. */
+  readonly mlflow: string;
+  /** Airflow 3 release installed on the Airflow VM. */
+  readonly airflow: string;
+  /** apache-airflow-providers-yandex release. */
+  readonly airflowProvidersYandex: string;
+}
+
+/** The validated configuration handed to `MlopsStack`. */
+export interface StackConfig {
+  readonly cloudId: string;
+  readonly folderId: string;
+  readonly zone: Zone;
+  /** Prefix of every resource name (lower case, digits, dashes). */
+  readonly namePrefix: string;
+  /** Who may reach 22 and 443 from the internet. */
+  readonly adminCidrs: readonly string[];
+  /** Must be true to let `0.0.0.0/0` into `adminCidrs`. */
+  readonly allowWorldAdminAccess: boolean;
+  /** OpenSSH public key installed for the VMs' and the Data Proc nodes' login user. */
+  readonly sshPublicKey: string;
+  readonly sshUser: string;
+  readonly subnetCidr: string;
+  /** Bucket name; globally unique in Object Storage. */
+  readonly bucketName: string;
+  readonly postgres: PostgresConfig;
+  readonly mlflowVm: VmConfig;
+  readonly airflowVm: VmConfig;
+  readonly dataproc: DataprocConfig;
+  readonly versions: VersionsConfig;
+  /** Cron expression or preset for the pipeline DAG. */
+  readonly pipelineSchedule: string;
+  /** Dotted keys whose value is still a placeholder from the example file (empty = deployable). */
+  readonly placeholders: readonly string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// defaults: everything but identity, access and naming has a sensible default.
+
+const VM_DEFAULTS: VmConfig = {
+  cores: 2,
+  memoryGb: 4,
+  coreFraction: 100,
+  diskSizeGb: 30,
+  diskType: "network-ssd",
+  imageFamily: "ubuntu-2404-lts",
+  platformId: "standard-v3",
+  preemptible: false,
+};
+
+const DEFAULTS = {
+  zone: "ru-central1-a",
+  namePrefix: "fraud-mlops",
+  allowWorldAdminAccess: false,
+  sshUser: "ubuntu",
+  subnetCidr: "10.10.0.0/24",
+  pipelineSchedule: "@daily",
+  postgres: {
+    version: "16",
+    resourcePreset: "s3-c2-m8",
+    diskSizeGb: 20,
+    diskType: "network-ssd",
+    backupWindowStartHour: 1,
+    deletionProtection: false,
+  } as PostgresConfig,
+  mlflowVm: VM_DEFAULTS,
+  airflowVm: { ...VM_DEFAULTS, memoryGb: 8 } as VmConfig,
+  dataproc: {
+    imageVersion: "2.2",
+    masterResourcePreset: "s3-c2-m8",
+    masterDiskSizeGb: 40,
+    dataResourcePreset: "s3-c4-m16",
+    dataDiskSizeGb: 128,
+    dataHostsCount: 1,
+    computeMaxHostsCount: 0,
+    computeResourcePreset: "s3-c4-m16",
+    computeDiskSizeGb: 64,
+    diskType: "network-ssd",
+    uiProxy: true,
+    pipPackages: [] as string[],
+    deletionProtection: false,
+  } as DataprocConfig,
+  versions: {
+    mlflow: "3.17.2",
+    airflow: "3.3.2",
+    airflowProvidersYandex: "4.6.1",
+  } as VersionsConfig,
+};
+
+const TOP_KEYS = [
+  "//", "cloudId", "folderId", "zone", "namePrefix", "adminCidrs", "allowWorldAdminAccess",
+  "sshPublicKey", "sshUser", "subnetCidr", "bucketName", "postgres", "mlflowVm", "airflowVm",
+  "dataproc", "versions", "pipelineSchedule",
+];
+
+// ---------------------------------------------------------------------------------------------
+// small checkers; each error names the dotted key and shows the value as JSON.
+
+type Json = Record<string, unknown>;
+
+function show(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+function fail(key: string, value: unknown, why: string): never {
+  throw new ConfigError(`config ${key} = ${show(value)}: ${why}`);
+}
+
+function rejectUnknownKeys(obj: Json, allowed: readonly string[], where: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) {
+      throw new ConfigError(
+        `config ${where ? where + "." : ""}${k}: unknown key (known keys: ${allowed.filter((a) => a !== "//").join(", ")})`,
+      );
+    }
+  }
+}
+
+function requiredString(obj: Json, key: string, where = ""): string {
+  const full = where ? `${where}.${key}` : key;
+  const v = obj[key];
+  if (v === undefined || v === null || v === "") {
+    throw new ConfigError(`config ${full} is required but missing`);
+  }
+  if (typeof v !== "string") fail(full, v, "must be a string");
+  return v;
+}
+
+function optString(obj: Json, key: string, dflt: string, where = ""): string {
+  const v = obj[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== "string" || v === "") fail(where ? `${where}.${key}` : key, v, "must be a non-empty string");
+  return v;
+}
+
+function optBool(obj: Json, key: string, dflt: boolean, where = ""): boolean {
+  const v = obj[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== "boolean") fail(where ? `${where}.${key}` : key, v, "must be true or false");
+  return v;
+}
+
+function optInt(obj: Json, key: string, dflt: number, min: number, max: number, where = ""): number {
+  const v = obj[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    fail(where ? `${where}.${key}` : key, v, `must be a whole number from ${min} to ${max}`);
+  }
+  return v;
+}
+
+function optSection(obj: Json, key: string): Json {
+  const v = obj[key];
+  if (v === undefined) return {};
+  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(key, v, "must be an object");
+  return v as Json;
+}
+
+/** Parses `a.b.c.d/n`; returns the address as a 32-bit number and the prefix length. */
+export function parseCidr(cidr: string): { address: number; prefix: number } | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!m) return undefined;
+  const octets = m.slice(1, 5).map(Number);
+  const prefix = Number(m[5]);
+  if (octets.some((o) => o > 255) || prefix > 32) return undefined;
+  if (m.slice(1, 5).some((o) => o.length > 1 && o.startsWith("0"))) return undefined;
+  const address = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
+  return { address, prefix };
+}
+
+function maskOf(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
+function formatAddress(a: number): string {
+  return [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join(".");
+}
+
+function checkCidr(key: string, value: unknown): string {
+  if (typeof value !== "string") fail(key, value, "must be a CIDR string like 198.51.100.7/32");
+  const parsed = parseCidr(value);
+  if (!parsed) fail(key, value, "is not a valid IPv4 CIDR (expected a.b.c.d/n with n from 0 to 32)");
+  const network = (parsed.address & maskOf(parsed.prefix)) >>> 0;
+  if (network !== parsed.address) {
+    fail(key, value, `has host bits set; did you mean ${formatAddress(network)}/${parsed.prefix}?`);
+  }
+  return value;
+}
+
+function inCidr(inner: string, outer: string): boolean {
+  const a = parseCidr(inner)!;
+  const b = parseCidr(outer)!;
+  return a.prefix >= b.prefix && ((a.address & maskOf(b.prefix)) >>> 0) === b.address;
+}
+
+const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+
+const SSH_KEY_RE =
+  /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
+
+function isPlaceholder(value: string): boolean {
+  return value.includes(PLACEHOLDER_MARKER);
+}
+
+function readVm(raw: Json, key: string, dflt: VmConfig): VmConfig {
+  const s = optSection(raw, key);
+  rejectUnknownKeys(s, Object.keys(VM_DEFAULTS), key);
+  const coreFraction = optInt(s, "coreFraction", dflt.coreFraction, 5, 100, key);
+  if (![5, 20, 50, 100].includes(coreFraction)) fail(`${key}.coreFraction`, coreFraction, "must be 5, 20, 50 or 100");
+  return {
+    cores: optInt(s, "cores", dflt.cores, 2, 96, key),
+    memoryGb: optInt(s, "memoryGb", dflt.memoryGb, 1, 640, key),
+    coreFraction,
+    diskSizeGb: optInt(s, "diskSizeGb", dflt.diskSizeGb, 10, 4096, key),
+    diskType: optString(s, "diskType", dflt.diskType, key),
+    imageFamily: optString(s, "imageFamily", dflt.imageFamily, key),
+    platformId: optString(s, "platformId", dflt.platformId, key),
+    preemptible: optBool(s, "preemptible", dflt.preemptible, key),
+  };
+}
+
+/**
+ * Checks a raw config object and fills in defaults.
+ *
+ * @param raw the parsed JSON file
+ * @param env environment overrides (`YC_CLOUD_ID`, `YC_FOLDER_ID`, `YC_ZONE`)
+ * @throws ConfigError naming the first bad key and its value
+ */
+export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): StackConfig {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`config must be a JSON object, got ${show(raw)}`);
+  }
+  const r = raw as Json;
+  rejectUnknownKeys(r, TOP_KEYS, "");
+  const placeholders: string[] = [];
+
+  // identity: the environment the provider uses wins over the file.
+  const withEnv = { ...r };
+  if (env.YC_CLOUD_ID) withEnv.cloudId = env.YC_CLOUD_ID;
+  if (env.YC_FOLDER_ID) withEnv.folderId = env.YC_FOLDER_ID;
+  if (env.YC_ZONE) withEnv.zone = env.YC_ZONE;
+  const cloudId = requiredString(withEnv, "cloudId");
+  const folderId = requiredString(withEnv, "folderId");
+  for (const [k, v] of [["cloudId", cloudId], ["folderId", folderId]] as const) {
+    if (isPlaceholder(v)) placeholders.push(k);
+    else if (!/^[a-z0-9]{20}$/.test(v)) fail(k, v, "is not a Yandex Cloud id (20 lower-case letters and digits)");
+  }
+
+  const zone = optString(withEnv, "zone", DEFAULTS.zone);
+  if (!(ZONES as readonly string[]).includes(zone)) {
+    fail("zone", zone, `unknown zone; use one of ${ZONES.join(", ")} (ru-central1-c is discontinued)`);
+  }
+
+  const namePrefix = optString(r, "namePrefix", DEFAULTS.namePrefix);
+  // service account names allow 63 characters; the longest suffix we append is 9 ("-dataproc").
+  if (!/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/.test(namePrefix)) {
+    fail("namePrefix", namePrefix, "must start with a letter, use a-z, 0-9 and '-', end with a letter or digit, at most 40 characters");
+  }
+
+  // access from the internet.
+  const allowWorldAdminAccess = optBool(r, "allowWorldAdminAccess", DEFAULTS.allowWorldAdminAccess);
+  const cidrsRaw = r.adminCidrs;
+  if (cidrsRaw === undefined) throw new ConfigError("config adminCidrs is required but missing (list the CIDRs allowed to reach ports 22 and 443)");
+  if (!Array.isArray(cidrsRaw) || cidrsRaw.length === 0) fail("adminCidrs", cidrsRaw, "must be a non-empty list of CIDRs");
+  const adminCidrs = cidrsRaw.map((c, i) => checkCidr(`adminCidrs[${i}]`, c));
+  adminCidrs.forEach((c, i) => {
+    if (c === "0.0.0.0/0" && !allowWorldAdminAccess) {
+      fail(`adminCidrs[${i}]`, c, "opens SSH and HTTPS to the whole internet; set allowWorldAdminAccess: true if you really mean it");
+    }
+    if (DOCUMENTATION_CIDRS.some((d) => inCidr(c, d))) placeholders.push(`adminCidrs[${i}]`);
+  });
+
+  const sshPublicKey = requiredString(r, "sshPublicKey").trim();
+  if (isPlaceholder(sshPublicKey)) placeholders.push("sshPublicKey");
+  if (!SSH_KEY_RE.test(sshPublicKey)) {
+    fail("sshPublicKey", sshPublicKey.length > 60 ? sshPublicKey.slice(0, 60) + "..." : sshPublicKey,
+      "is not an OpenSSH public key (expected e.g. 'ssh-ed25519 AAAA... comment'); a private key must never go here");
+  }
+  const sshUser = optString(r, "sshUser", DEFAULTS.sshUser);
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sshUser) || sshUser === "root") {
+    fail("sshUser", sshUser, "must be a non-root Linux user name");
+  }
+
+  const subnetCidr = checkCidr("subnetCidr", r.subnetCidr ?? DEFAULTS.subnetCidr);
+  const subnetPrefix = parseCidr(subnetCidr)!.prefix;
+  if (subnetPrefix < 16 || subnetPrefix > 28) fail("subnetCidr", subnetCidr, "a Yandex subnet must be from /16 to /28");
+  if (!PRIVATE_RANGES.some((p) => inCidr(subnetCidr, p))) {
+    fail("subnetCidr", subnetCidr, `must be inside a private range (${PRIVATE_RANGES.join(", ")})`);
+  }
+
+  const bucketName = optString(r, "bucketName", `${namePrefix}-${folderId}`.toLowerCase());
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucketName) || bucketName.includes("..")) {
+    fail("bucketName", bucketName, "must be 3-63 characters of a-z, 0-9, '.', '-', starting and ending with a letter or digit");
+  }
+  if (bucketName.includes(PLACEHOLDER_MARKER.toLowerCase())) placeholders.push("bucketName");
+
+  const pg = optSection(r, "postgres");
+  rejectUnknownKeys(pg, Object.keys(DEFAULTS.postgres), "postgres");
+  const pgVersion = optString(pg, "version", DEFAULTS.postgres.version, "postgres");
+  if (!["15", "16", "17", "18"].includes(pgVersion)) fail("postgres.version", pgVersion, "must be one of 15, 16, 17, 18");
+  const postgres: PostgresConfig = {
+    version: pgVersion,
+    resourcePreset: optString(pg, "resourcePreset", DEFAULTS.postgres.resourcePreset, "postgres"),
+    diskSizeGb: optInt(pg, "diskSizeGb", DEFAULTS.postgres.diskSizeGb, 10, 4096, "postgres"),
+    diskType: optString(pg, "diskType", DEFAULTS.postgres.diskType, "postgres"),
+    backupWindowStartHour: optInt(pg, "backupWindowStartHour", DEFAULTS.postgres.backupWindowStartHour, 0, 23, "postgres"),
+    deletionProtection: optBool(pg, "deletionProtection", DEFAULTS.postgres.deletionProtection, "postgres"),
+  };
+
+  const dp = optSection(r, "dataproc");
+  rejectUnknownKeys(dp, Object.keys(DEFAULTS.dataproc), "dataproc");
+  const D = DEFAULTS.dataproc;
+  const imageVersion = optString(dp, "imageVersion", D.imageVersion, "dataproc");
+  if (!/^2\.\d+(\.\d+)?$/.test(imageVersion)) fail("dataproc.imageVersion", imageVersion, "must be a 2.x image version such as 2.2");
+  const pipRaw = dp.pipPackages ?? D.pipPackages;
+  if (!Array.isArray(pipRaw)) fail("dataproc.pipPackages", pipRaw, "must be a list of name==version strings");
+  const pipPackages = pipRaw.map((p, i) => {
+    if (typeof p !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!-]+$/.test(p)) {
+      fail(`dataproc.pipPackages[${i}]`, p, "must be pinned as name==version");
+    }
+    return p;
+  });
+  const dataproc: DataprocConfig = {
+    imageVersion,
+    masterResourcePreset: optString(dp, "masterResourcePreset", D.masterResourcePreset, "dataproc"),
+    masterDiskSizeGb: optInt(dp, "masterDiskSizeGb", D.masterDiskSizeGb, 20, 4096, "dataproc"),
+    dataResourcePreset: optString(dp, "dataResourcePreset", D.dataResourcePreset, "dataproc"),
+    dataDiskSizeGb: optInt(dp, "dataDiskSizeGb", D.dataDiskSizeGb, 20, 8192, "dataproc"),
+    dataHostsCount: optInt(dp, "dataHostsCount", D.dataHostsCount, 1, 32, "dataproc"),
+    computeMaxHostsCount: optInt(dp, "computeMaxHostsCount", D.computeMaxHostsCount, 0, 100, "dataproc"),
+    computeResourcePreset: optString(dp, "computeResourcePreset", D.computeResourcePreset, "dataproc"),
+    computeDiskSizeGb: optInt(dp, "computeDiskSizeGb", D.computeDiskSizeGb, 20, 8192, "dataproc"),
+    diskType: optString(dp, "diskType", D.diskType, "dataproc"),
+    uiProxy: optBool(dp, "uiProxy", D.uiProxy, "dataproc"),
+    pipPackages,
+    deletionProtection: optBool(dp, "deletionProtection", D.deletionProtection, "dataproc"),
+  };
+
+  const vs = optSection(r, "versions");
+  rejectUnknownKeys(vs, Object.keys(DEFAULTS.versions), "versions");
+  const versions: VersionsConfig = {
+    mlflow: optString(vs, "mlflow", DEFAULTS.versions.mlflow, "versions"),
+    airflow: optString(vs, "airflow", DEFAULTS.versions.airflow, "versions"),
+    airflowProvidersYandex: optString(vs, "airflowProvidersYandex", DEFAULTS.versions.airflowProvidersYandex, "versions"),
+  };
+  for (const [k, v] of Object.entries(versions)) {
+    if (!/^\d+\.\d+\.\d+$/.test(v)) fail(`versions.${k}`, v, "must be an exact release like 1.2.3");
+  }
+  if (!versions.airflow.startsWith("3.")) fail("versions.airflow", versions.airflow, "this stack runs Airflow 3 (api-server, dag-processor); use a 3.x release");
+
+  return {
+    cloudId,
+    folderId,
+    zone: zone as Zone,
+    namePrefix,
+    adminCidrs,
+    allowWorldAdminAccess,
+    sshPublicKey,
+    sshUser,
+    subnetCidr,
+    bucketName,
+    postgres,
+    mlflowVm: readVm(r, "mlflowVm", DEFAULTS.mlflowVm),
+    airflowVm: readVm(r, "airflowVm", DEFAULTS.airflowVm),
+    dataproc,
+    versions,
+    pipelineSchedule: optString(r, "pipelineSchedule", DEFAULTS.pipelineSchedule),
+    placeholders,
+  };
+}
+
+export interface LoadConfigOptions {
+  /** Path named by the cdktf context key `yc-mlops:config`. @default - none */
+  readonly contextPath?: string;
+  /** Environment to read `YC_MLOPS_CONFIG` and the `YC_*` overrides from. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Directory relative paths are resolved against. @default - the repository root */
+  readonly baseDir?: string;
+}
+
+/**
+ * Finds, parses and validates the config file: `$YC_MLOPS_CONFIG`, else the context path, else the
+ * committed `config.example.json`.
+ *
+ * @returns the validated config and the file it came from
+ * @throws ConfigError for a missing/unreadable file, bad JSON or any invalid value
+ */
+export function loadConfig(opts: LoadConfigOptions = {}): { config: StackConfig; file: string } {
+  const env = opts.env ?? process.env;
+  const baseDir = opts.baseDir ?? path.resolve(__dirname, "..");
+  const named = env[CONFIG_ENV] || opts.contextPath || EXAMPLE_CONFIG_FILE;
+  const file = path.resolve(baseDir, named);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(`config file ${show(file)} cannot be read: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${show(file)} is not valid JSON: ${(e as Error).message}`);
+  }
+  return { config: validateConfig(raw, env), file };
+}
