@@ -1,0 +1,196 @@
+"""Local stand-ins for the Yandex Cloud services a booted host talks to.
+
+Only for the boot test: the metadata service (IAM token) and the Lockbox payload API are small HTTP
+stand-ins speaking the same protocol on 127.0.0.1; Managed PostgreSQL is a real PostgreSQL on a free
+loopback port; Object Storage is a real S3-compatible server (moto's server mode) on loopback.
+Every stand-in listens on 127.0.0.1 only and is stopped by the test that started it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
+PAYLOAD_RE = re.compile(r"^/lockbox/v1/secrets/([^/]+)/payload$")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class CloudApiStandIn:
+    """Stand-in for the metadata service's token endpoint and the Lockbox payload API.
+
+    `secrets_by_id` maps a Lockbox secret id to its entries ({key: textValue}). Every request is
+    recorded in `requests` (method, path, status) so a test can prove the host really asked.
+    """
+
+    secrets_by_id: dict[str, dict[str, str]]
+    token: str = field(default_factory=lambda: "t1.standin-" + secrets.token_hex(16))
+    requests: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def start(self) -> "CloudApiStandIn":
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean; requests are recorded instead
+                pass
+
+            def _send(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                standin.requests.append((self.command, self.path, status))
+
+            def do_GET(self):
+                path = self.path.split("?", 1)[0]
+                if path == TOKEN_PATH:
+                    # The real service refuses requests without the header (SSRF protection).
+                    if self.headers.get("Metadata-Flavor") != "Google":
+                        return self._send(403, {"error": "Metadata-Flavor: Google header required"})
+                    return self._send(200, {"access_token": standin.token, "expires_in": 43200,
+                                            "token_type": "Bearer"})
+                m = PAYLOAD_RE.match(path)
+                if m:
+                    auth = self.headers.get("Authorization", "")
+                    if not auth.startswith("Bearer "):
+                        return self._send(401, {"code": 16, "message": "Unauthenticated"})
+                    if auth[len("Bearer "):] != standin.token:
+                        return self._send(403, {"code": 7, "message": "Permission denied"})
+                    entries = standin.secrets_by_id.get(m.group(1))
+                    if entries is None:
+                        return self._send(404, {"code": 5, "message": f"Secret {m.group(1)} not found"})
+                    return self._send(200, {
+                        "versionId": "standin-version-1",
+                        "entries": [{"key": k, "textValue": v} for k, v in entries.items()],
+                    })
+                return self._send(404, {"code": 5, "message": "Not found"})
+
+        self.server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class PostgresStandIn:
+    """A real PostgreSQL 15 (the machine's initdb/pg_ctl) on a free loopback port, standing in for
+    Managed PostgreSQL. `databases` maps a database name to (owner user, password)."""
+
+    def __init__(self, databases: dict[str, tuple[str, str]], bindir: str = "/usr/local/bin"):
+        self.databases = databases
+        self.bindir = bindir
+        self.port = free_port()
+        self.datadir = Path(tempfile.mkdtemp(prefix="boot-pg-"))
+        self.superpass = secrets.token_hex(12)
+
+    def _run(self, *cmd: str) -> None:
+        # initdb/postgres refuse to run as root: run them as nobody-owned data under "postgres" user
+        # when we are root (the test machine), else as ourselves.
+        subprocess.run(self._as_pg_user(list(cmd)), check=True, capture_output=True, text=True)
+
+    def _as_pg_user(self, cmd: list[str]) -> list[str]:
+        if os.geteuid() != 0:
+            return cmd
+        return ["runuser", "-u", self.os_user, "--", *cmd]
+
+    def start(self) -> "PostgresStandIn":
+        self.os_user = "nobody" if os.geteuid() == 0 else ""
+        if os.geteuid() == 0:
+            shutil.chown(self.datadir, "nobody")
+        data = self.datadir / "data"
+        pwfile = self.datadir / "pw"
+        pwfile.write_text(self.superpass)
+        if os.geteuid() == 0:
+            shutil.chown(pwfile, "nobody")
+        self._run(f"{self.bindir}/initdb", "-D", str(data), "-U", "postgres", "-A", "scram-sha-256",
+                  f"--pwfile={pwfile}", "--no-sync")
+        pwfile.unlink()
+        sockdir = self.datadir / "sock"
+        sockdir.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(sockdir, "nobody")
+        self._run(f"{self.bindir}/pg_ctl", "-D", str(data), "-w", "-l", str(self.datadir / "log"),
+                  "-o", f"-h {LOOPBACK} -p {self.port} -k {sockdir} -c fsync=off", "start")
+        import psycopg2  # from the jobs venv
+
+        conn = psycopg2.connect(host=LOOPBACK, port=self.port, user="postgres",
+                                password=self.superpass, dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for db, (user, password) in self.databases.items():
+                cur.execute(f'CREATE ROLE "{user}" LOGIN PASSWORD %s', (password,))
+                cur.execute(f'CREATE DATABASE "{db}" OWNER "{user}"')
+        conn.close()
+        return self
+
+    def stop(self) -> None:
+        data = self.datadir / "data"
+        if (data / "postmaster.pid").exists():
+            subprocess.run(self._as_pg_user([f"{self.bindir}/pg_ctl", "-D", str(data), "-m",
+                                             "immediate", "-w", "stop"]), capture_output=True)
+        shutil.rmtree(self.datadir, ignore_errors=True)
+
+
+class S3StandIn:
+    """Object Storage stand-in: moto's S3-compatible server (pinned in boot/standin-requirements.lock)
+    on a free loopback port. Accepts any static key, which is what the host reads from Lockbox."""
+
+    def __init__(self, moto_server: str):
+        self.moto_server = moto_server
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> "S3StandIn":
+        self.log = tempfile.NamedTemporaryFile(prefix="boot-s3-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen([self.moto_server, "-H", LOOPBACK, "-p", str(self.port)],
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((LOOPBACK, self.port), timeout=1).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"S3 stand-in exited: {Path(self.log.name).read_text()}")
+                time.sleep(0.3)
+        raise RuntimeError("S3 stand-in did not start within 60 s")
+
+    def create_bucket(self, name: str) -> None:
+        import boto3
+
+        boto3.client("s3", endpoint_url=self.url, aws_access_key_id="x", aws_secret_access_key="x",
+                     region_name="ru-central1").create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": "ru-central1"})
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.unlink(self.log.name)

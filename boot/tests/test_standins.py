@@ -1,0 +1,76 @@
+"""The stand-ins answer the way the real Yandex Cloud services do, so the booted hosts meet the same
+protocol they meet in the cloud (header checks, bearer token, 401/403/404)."""
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+
+import pytest
+
+from standins import TOKEN_PATH, CloudApiStandIn, PostgresStandIn, S3StandIn
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.fixture(scope="module")
+def api():
+    s = CloudApiStandIn({"sec-1": {"password": "pw-123"}}).start()
+    yield s
+    s.stop()
+
+
+def test_token_needs_metadata_flavor_header(api):
+    assert _get(api.url + TOKEN_PATH)[0] == 403
+    status, body = _get(api.url + TOKEN_PATH, {"Metadata-Flavor": "Google"})
+    assert status == 200
+    assert set(body) == {"access_token", "expires_in", "token_type"}
+
+
+def test_lockbox_payload_needs_the_token(api):
+    url = api.url + "/lockbox/v1/secrets/sec-1/payload"
+    assert _get(url)[0] == 401
+    assert _get(url, {"Authorization": "Bearer wrong"})[0] == 403
+    assert _get(api.url + "/lockbox/v1/secrets/nope/payload",
+                {"Authorization": f"Bearer {api.token}"})[0] == 404
+    status, body = _get(url, {"Authorization": f"Bearer {api.token}"})
+    assert status == 200
+    assert body["entries"] == [{"key": "password", "textValue": "pw-123"}]
+
+
+def test_postgres_standin_accepts_its_users_only():
+    import psycopg2
+
+    pg = PostgresStandIn({"mlflow": ("mlflow", "pg-pass-1")}).start()
+    try:
+        with psycopg2.connect(host="127.0.0.1", port=pg.port, user="mlflow", password="pg-pass-1",
+                              dbname="mlflow") as c, c.cursor() as cur:
+            cur.execute("select current_database(), current_user")
+            assert cur.fetchone() == ("mlflow", "mlflow")
+        with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+            psycopg2.connect(host="127.0.0.1", port=pg.port, user="mlflow", password="wrong",
+                             dbname="mlflow")
+    finally:
+        pg.stop()
+
+
+def test_s3_standin_stores_objects():
+    import boto3
+
+    s3 = S3StandIn(os.environ["BOOT_MOTO_SERVER"]).start()
+    try:
+        s3.create_bucket("artifacts")
+        c = boto3.client("s3", endpoint_url=s3.url, aws_access_key_id="k", aws_secret_access_key="s",
+                         region_name="ru-central1")
+        c.put_object(Bucket="artifacts", Key="a/b.txt", Body=b"hello")
+        assert c.get_object(Bucket="artifacts", Key="a/b.txt")["Body"].read() == b"hello"
+    finally:
+        s3.stop()
