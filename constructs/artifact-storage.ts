@@ -1,0 +1,144 @@
+import { Construct } from "constructs";
+import { Lazy } from "cdktf";
+import { IamServiceAccount } from "../.gen/providers/yandex/iam-service-account";
+import { IamServiceAccountStaticAccessKey } from "../.gen/providers/yandex/iam-service-account-static-access-key";
+import { LockboxSecret } from "../.gen/providers/yandex/lockbox-secret";
+import { LockboxSecretIamMember } from "../.gen/providers/yandex/lockbox-secret-iam-member";
+import { StorageBucket } from "../.gen/providers/yandex/storage-bucket";
+import { StorageBucketIamBinding } from "../.gen/providers/yandex/storage-bucket-iam-binding";
+import { LOCKBOX_PAYLOAD_VIEWER } from "./secrets";
+
+/** Object Storage's S3 endpoint and region (what boto3 / MLflow / Spark's s3a need). */
+export const S3_ENDPOINT = "https://storage.yandexcloud.net";
+export const S3_REGION = "ru-central1";
+
+/** Bucket role that reads, writes and deletes objects (no ACL or bucket-settings changes). */
+export const BUCKET_READ_WRITE_ROLE = "storage.editor";
+
+export interface ArtifactStorageProps {
+  readonly namePrefix: string;
+  readonly folderId: string;
+  /** Bucket name, globally unique in Object Storage. */
+  readonly bucketName: string;
+  /**
+   * Keep old object versions (lets you recover an overwritten model or dataset).
+   *
+   * @default false
+   */
+  readonly versioning?: boolean;
+  /**
+   * Let `terraform destroy` delete a bucket that still holds objects.
+   *
+   * @default false
+   */
+  readonly forceDestroy?: boolean;
+  /**
+   * Labels put on the bucket, the service account and the secret.
+   *
+   * @default - no labels
+   */
+  readonly labels?: Record<string, string>;
+}
+
+/**
+ * The Object Storage bucket for MLflow artifacts, the pipeline's landing zone and the job code,
+ * plus the S3 credentials MLflow needs.
+ *
+ * S3 clients (MLflow's boto3) need a static access key; it belongs to a service account that can
+ * only read and write this bucket, and is written by Yandex straight into a Lockbox secret
+ * (`output_to_lockbox`), so neither the Terraform state nor any user-data ever holds it.
+ */
+export class ArtifactStorage extends Construct {
+  /** @attribute */
+  public readonly bucketName: string;
+  /** Service account that owns the static access key. @attribute */
+  public readonly s3ServiceAccountId: string;
+  /** Lockbox secret holding the static key (entries `access_key_id`, `secret_access_key`). @attribute */
+  public readonly s3KeySecretId: string;
+  public readonly s3KeySecretName: string;
+  public static readonly ACCESS_KEY_ENTRY = "access_key_id";
+  public static readonly SECRET_KEY_ENTRY = "secret_access_key";
+
+  public readonly bucket: StorageBucket;
+  private readonly keySecret: LockboxSecret;
+  private readonly readWriteMembers: string[] = [];
+  private readonly keyReaders = new Set<string>();
+
+  constructor(scope: Construct, id: string, props: ArtifactStorageProps) {
+    super(scope, id);
+    const labels = props.labels;
+
+    const s3User = new IamServiceAccount(this, "S3User", {
+      name: `${props.namePrefix}-s3`,
+      folderId: props.folderId,
+      description: "owner of the S3 static key MLflow uses for its artifact bucket",
+      labels,
+    });
+    this.s3ServiceAccountId = s3User.id;
+
+    this.bucket = new StorageBucket(this, "Resource", {
+      bucket: props.bucketName,
+      folderId: props.folderId,
+      acl: "private",
+      forceDestroy: props.forceDestroy ?? false,
+      versioning: { enabled: props.versioning ?? false },
+      anonymousAccessFlags: { read: false, list: false, configRead: false },
+      tags: labels,
+    });
+    this.bucketName = this.bucket.bucket;
+
+    // one authoritative binding: exactly the accounts granted below can write the bucket.
+    this.readWriteMembers.push(`serviceAccount:${s3User.id}`);
+    new StorageBucketIamBinding(this, "ReadWrite", {
+      bucket: this.bucket.bucket,
+      role: BUCKET_READ_WRITE_ROLE,
+      members: Lazy.listValue({ produce: () => [...this.readWriteMembers] }),
+    });
+
+    this.keySecret = new LockboxSecret(this, "S3KeySecret", {
+      name: `${props.namePrefix}-s3-key`,
+      folderId: props.folderId,
+      description: `S3 static access key of ${props.namePrefix}-s3 for bucket ${props.bucketName}`,
+      labels,
+    });
+    this.s3KeySecretId = this.keySecret.id;
+    this.s3KeySecretName = `${props.namePrefix}-s3-key`;
+
+    new IamServiceAccountStaticAccessKey(this, "S3Key", {
+      serviceAccountId: s3User.id,
+      description: "MLflow artifact store (boto3); the key lives only in Lockbox",
+      outputToLockbox: {
+        secretId: this.keySecret.id,
+        entryForAccessKey: ArtifactStorage.ACCESS_KEY_ENTRY,
+        entryForSecretKey: ArtifactStorage.SECRET_KEY_ENTRY,
+      },
+    });
+  }
+
+  /** Lets a service account read and write the bucket's objects (`storage.editor` on this bucket only). */
+  public grantReadWrite(serviceAccountId: string): void {
+    const member = `serviceAccount:${serviceAccountId}`;
+    if (!this.readWriteMembers.includes(member)) this.readWriteMembers.push(member);
+  }
+
+  /** Lets a service account read the S3 static key from Lockbox. */
+  public grantReadS3Key(serviceAccountId: string, readerId: string): void {
+    if (this.keyReaders.has(readerId)) return;
+    this.keyReaders.add(readerId);
+    new LockboxSecretIamMember(this, `S3KeyReader-${readerId}`, {
+      secretId: this.keySecret.id,
+      role: LOCKBOX_PAYLOAD_VIEWER,
+      member: `serviceAccount:${serviceAccountId}`,
+    });
+  }
+
+  /** `s3a://<bucket>/<key>` (Spark) for a key inside the bucket. */
+  public s3aUri(key: string): string {
+    return `s3a://${this.bucketName}/${key.replace(/^\/+/, "")}`;
+  }
+
+  /** `s3://<bucket>/<key>` (MLflow, boto3) for a key inside the bucket. */
+  public s3Uri(key: string): string {
+    return `s3://${this.bucketName}/${key.replace(/^\/+/, "")}`;
+  }
+}
