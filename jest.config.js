@@ -7,7 +7,13 @@ module.exports = {
   transform: {
     // isolatedModules: type checking is done once by `tsc --noEmit` in scripts/test-stack.sh;
     // re-checking every test file (and the generated bindings) in jest would double the run time.
-    "^.+\\.tsx?$": ["ts-jest", { isolatedModules: true, diagnostics: false }],
+    "^.+\\.tsx?$": [
+      "ts-jest",
+      {
+        diagnostics: false,
+        tsconfig: { isolatedModules: true, target: "ES2022", module: "CommonJS", esModuleInterop: true, resolveJsonModule: true, inlineSourceMap: true },
+      },
+    ],
   },
   moduleFileExtensions: ["ts", "js", "json", "node"],
   setupFilesAfterEnv: ["<rootDir>/setup.js"],

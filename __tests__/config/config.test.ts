@@ -1,0 +1,115 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConfigError, loadConfig, validateConfig } from "../../constructs/config";
+import { deployableRawConfig, REPO_ROOT } from "./deployable";
+
+function expectConfigError(raw: unknown, message: string | RegExp, env: NodeJS.ProcessEnv = {}): void {
+  expect(() => validateConfig(raw, env)).toThrow(ConfigError);
+  expect(() => validateConfig(raw, env)).toThrow(message);
+}
+
+describe("config validation", () => {
+  it("accepts the committed example and lists every placeholder it still carries", () => {
+    const { config, file } = loadConfig({ env: {}, baseDir: REPO_ROOT });
+    expect(path.basename(file)).toBe("config.example.json");
+    expect(config.placeholders).toEqual(
+      expect.arrayContaining(["cloudId", "folderId", "adminCidrs[0]", "sshPublicKey", "bucketName"]),
+    );
+  });
+
+  it("finds no placeholder in a filled-in config", () => {
+    expect(validateConfig(deployableRawConfig()).placeholders).toEqual([]);
+  });
+
+  it("fills in documented defaults for everything but identity and access", () => {
+    const cfg = validateConfig(deployableRawConfig({ dataproc: undefined }));
+    expect(cfg.dataproc.imageVersion).toBe("2.2");
+    expect(cfg.dataproc.computeMaxHostsCount).toBe(0);
+    expect(cfg.subnetCidr).toBe("10.10.0.0/24");
+    expect(cfg.allowWorldAdminAccess).toBe(false);
+  });
+
+  it("fails on a CIDR that is not an address range and names it", () => {
+    expectConfigError(deployableRawConfig({ adminCidrs: ["93.184.216.0/24", "10.0.0.300/32"] }), 'adminCidrs[1] = "10.0.0.300/32"');
+    expectConfigError(deployableRawConfig({ adminCidrs: ["my-office"] }), /adminCidrs\[0\] = "my-office": is not a valid IPv4 CIDR/);
+  });
+
+  it("fails on a CIDR with host bits set and suggests the network address", () => {
+    expectConfigError(deployableRawConfig({ adminCidrs: ["93.184.216.34/24"] }), /did you mean 93\.184\.216\.0\/24/);
+  });
+
+  it("fails when 0.0.0.0/0 is an admin CIDR without the explicit opt-in", () => {
+    expectConfigError(deployableRawConfig({ adminCidrs: ["0.0.0.0/0"] }), /adminCidrs\[0\] = "0\.0\.0\.0\/0".*allowWorldAdminAccess/);
+  });
+
+  it("allows 0.0.0.0/0 when allowWorldAdminAccess is true", () => {
+    const cfg = validateConfig(deployableRawConfig({ adminCidrs: ["0.0.0.0/0"], allowWorldAdminAccess: true }));
+    expect(cfg.adminCidrs).toEqual(["0.0.0.0/0"]);
+  });
+
+  it("fails on the discontinued zone ru-central1-c and on made-up zones", () => {
+    expectConfigError(deployableRawConfig({ zone: "ru-central1-c" }), /zone = "ru-central1-c": unknown zone.*ru-central1-a, ru-central1-b, ru-central1-d/);
+    expectConfigError(deployableRawConfig({ zone: "us-east-1" }), 'zone = "us-east-1"');
+  });
+
+  it("fails when a required value is missing", () => {
+    for (const key of ["folderId", "cloudId", "sshPublicKey", "adminCidrs"]) {
+      expectConfigError(deployableRawConfig({ [key]: undefined }), `config ${key} is required but missing`);
+    }
+  });
+
+  it("fails on something that is not a public key (e.g. a private key pasted by mistake)", () => {
+    expectConfigError(deployableRawConfig({ sshPublicKey: "-----BEGIN OPENSSH PRIVATE KEY-----" }), /sshPublicKey = .*is not an OpenSSH public key/);
+  });
+
+  it("fails on an unknown key instead of silently ignoring a typo", () => {
+    expectConfigError(deployableRawConfig({ adminCidr: ["93.184.216.0/24"] }), "config adminCidr: unknown key");
+    expectConfigError(deployableRawConfig({ dataproc: { dataHosts: 2 } }), "config dataproc.dataHosts: unknown key");
+  });
+
+  it("fails on a subnet outside the private ranges or too large", () => {
+    expectConfigError(deployableRawConfig({ subnetCidr: "8.8.8.0/24" }), 'subnetCidr = "8.8.8.0/24"');
+    expectConfigError(deployableRawConfig({ subnetCidr: "10.0.0.0/8" }), /subnetCidr = "10\.0\.0\.0\/8": a Yandex subnet must be from \/16 to \/28/);
+  });
+
+  it("fails on unpinned pip packages and non-3.x Airflow", () => {
+    expectConfigError(deployableRawConfig({ dataproc: { pipPackages: ["mlflow"] } }), 'dataproc.pipPackages[0] = "mlflow"');
+    expectConfigError(deployableRawConfig({ versions: { airflow: "2.10.5" } }), 'versions.airflow = "2.10.5"');
+  });
+
+  it("takes cloud, folder and zone from the provider's environment variables", () => {
+    const cfg = validateConfig(deployableRawConfig(), {
+      YC_CLOUD_ID: "b1genvcloud000000000",
+      YC_FOLDER_ID: "b1genvfolder00000000",
+      YC_ZONE: "ru-central1-d",
+    });
+    expect([cfg.cloudId, cfg.folderId, cfg.zone]).toEqual(["b1genvcloud000000000", "b1genvfolder00000000", "ru-central1-d"]);
+  });
+
+  it("fails on a bad folder id from the environment and names it", () => {
+    expectConfigError(deployableRawConfig(), 'folderId = "not-a-folder"', { YC_FOLDER_ID: "not-a-folder" });
+  });
+});
+
+describe("config file loading", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "yc-mlops-config-"));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("reads the file named by YC_MLOPS_CONFIG", () => {
+    const file = path.join(dir, "mine.json");
+    fs.writeFileSync(file, JSON.stringify(deployableRawConfig({ namePrefix: "from-env-file" })));
+    expect(loadConfig({ env: { YC_MLOPS_CONFIG: file } }).config.namePrefix).toBe("from-env-file");
+  });
+
+  it("fails on a missing file and on broken JSON, naming the file", () => {
+    const missing = path.join(dir, "nope.json");
+    expect(() => loadConfig({ env: { YC_MLOPS_CONFIG: missing } })).toThrow(`config file "${missing}" cannot be read`);
+    const broken = path.join(dir, "broken.json");
+    fs.writeFileSync(broken, "{ not json");
+    expect(() => loadConfig({ env: { YC_MLOPS_CONFIG: broken } })).toThrow(`config file "${broken}" is not valid JSON`);
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * Shared set-up of the stack tests: a deployable (placeholder-free) config and a synth helper.
+ */
+import * as path from "path";
+import { Testing } from "cdktf";
+import { StackConfig, validateConfig } from "../../constructs/config";
+import { MlopsStack } from "../../constructs/mlops-stack";
+import { deployableRawConfig, REPO_ROOT } from "../config/deployable";
+
+export { REPO_ROOT, deployableRawConfig };
+export const JOBS_DIR = path.join(REPO_ROOT, "jobs");
+
+export function deployableConfig(overrides: Record<string, unknown> = {}): StackConfig {
+  return validateConfig(deployableRawConfig(overrides));
+}
+
+export interface Synthesized {
+  /** The Terraform JSON as the string cdktf's Testing.synth returns (for matchers and snapshots). */
+  readonly text: string;
+  readonly json: TerraformJson;
+  readonly stack: MlopsStack;
+}
+
+export interface TerraformJson {
+  resource: Record<string, Record<string, Record<string, any>>>;
+  data?: Record<string, Record<string, Record<string, any>>>;
+  output?: Record<string, { value: unknown }>;
+  provider?: Record<string, unknown>;
+  terraform?: Record<string, unknown>;
+}
+
+export function synthStack(config: StackConfig = deployableConfig()): Synthesized {
+  const app = Testing.app();
+  const stack = new MlopsStack(app, "test", { config, jobsDir: JOBS_DIR, configFile: "test-config.json" });
+  const text = Testing.synth(stack);
+  return { text, json: JSON.parse(text) as TerraformJson, stack };
+}
+
+/** All resources of one Terraform type, by their logical name. */
+export function resourcesOf(json: TerraformJson, type: string): Record<string, any> {
+  return json.resource[type] ?? {};
+}
+
+/** The one resource of a type (fails the test if there is not exactly one). */
+export function onlyResource(json: TerraformJson, type: string): any {
+  const all = Object.values(resourcesOf(json, type));
+  if (all.length !== 1) throw new Error(`expected exactly one ${type}, found ${all.length}`);
+  return all[0];
+}
+
+/** The Terraform reference `${type.name.attr}` of the resource with logical name `name`. */
+export function ref(type: string, name: string, attr = "id"): string {
+  return `\${${type}.${name}.${attr}}`;
+}
+
+/** Logical name of the only resource of a type. */
+export function onlyName(json: TerraformJson, type: string): string {
+  const names = Object.keys(resourcesOf(json, type));
+  if (names.length !== 1) throw new Error(`expected exactly one ${type}, found ${names.length}`);
+  return names[0];
+}
