@@ -83,3 +83,35 @@ def features(data_root: str) -> str:
 def partition_dir(table: str, date: str) -> str:
     """The folder of one date's partition, e.g. features(root)/TX_DATE=2024-01-01."""
     return _join(table, f"{DATE_COLUMN}={date}")
+
+
+# Column names and Spark SQL types (as DataFrame.dtypes spells them) of the landed and raw tables.
+# A day's partition folder holds the transaction columns; TX_DATE is the folder name.
+TRANSACTION_SCHEMA: tuple[tuple[str, str], ...] = (
+    ("TRANSACTION_ID", "bigint"),
+    ("TX_DATETIME", "timestamp"),
+    ("CUSTOMER_ID", "bigint"),
+    ("TERMINAL_ID", "bigint"),
+    ("TX_AMOUNT", "double"),
+    ("TX_FRAUD", "int"),
+    ("TX_FRAUD_SCENARIO", "int"),
+)
+CUSTOMER_SCHEMA: tuple[tuple[str, str], ...] = (
+    ("CUSTOMER_ID", "bigint"),
+    ("x_customer_id", "double"),
+    ("y_customer_id", "double"),
+    ("mean_amount", "double"),
+    ("std_amount", "double"),
+    ("mean_nb_tx_per_day", "double"),
+    ("nb_terminals", "bigint"),
+)
+TERMINAL_SCHEMA: tuple[tuple[str, str], ...] = (
+    ("TERMINAL_ID", "bigint"),
+    ("x_terminal_id", "double"),
+    ("y_terminal_id", "double"),
+)
+
+
+def ddl(schema: tuple[tuple[str, str], ...]) -> str:
+    """A Spark DDL string, e.g. for spark.read.schema(...)."""
+    return ", ".join(f"`{name}` {kind}" for name, kind in schema)

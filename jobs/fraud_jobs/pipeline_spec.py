@@ -66,9 +66,10 @@ class PipelineConfig:
     registered_model: str = "fraud-detector"
     # simulator size per run; each run generates `days` days ending at its logical date
     customers: int = 500
-    terminals: int = 100
+    # 1000 terminals with r = 10 give ~25 terminals per customer (100 terminals with r = 5 gave < 1)
+    terminals: int = 1000
     days: int = 7
-    radius: float = 5.0
+    radius: float = 10.0
     seed: int = 42
     n_boot: int = 10_000
     alpha: float = 0.05

@@ -1,0 +1,106 @@
+"""A real single-node HDFS for the tests: Apache Hadoop's MiniDFSCluster (NameNode + DataNode).
+
+The classpath comes from Maven Central (tests/hdfs/pom.xml; repository cache under $MLOPS_CACHE)
+and the launcher (tests/hdfs/src/.../MiniHdfs.java) is compiled with javac; both are cached by the
+hash of those two files. Every socket binds to 127.0.0.1 on a free port. The server runs in its own
+process group, which the fixture kills at teardown, whatever the tests did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hdfs")
+POM = os.path.join(HERE, "pom.xml")
+LAUNCHER = os.path.join(HERE, "src", "main", "java", "fraudtest", "MiniHdfs.java")
+START_TIMEOUT_S = 180
+
+
+def _cache_root() -> str:
+    default = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "yc-mlops")
+    return os.environ.get("MLOPS_CACHE", default)
+
+
+def build_mini_hdfs() -> str:
+    """Resolve the Hadoop jars and compile the launcher (once); return the Java classpath."""
+    digest = hashlib.sha256()
+    for path in (POM, LAUNCHER):
+        with open(path, "rb") as fh:
+            digest.update(fh.read())
+    out = os.path.join(_cache_root(), "mini-hdfs", digest.hexdigest()[:12])
+    classes = os.path.join(out, "classes")
+    cp_file = os.path.join(out, "classpath.txt")
+    done = os.path.join(out, ".complete")
+    if not os.path.exists(done):
+        os.makedirs(classes, exist_ok=True)
+        subprocess.run(
+            ["mvn", "-q", "-B", f"-Dmaven.repo.local={os.path.join(_cache_root(), 'm2')}",
+             "-f", POM, "dependency:build-classpath", f"-Dmdep.outputFile={cp_file}"],
+            check=True,
+        )
+        with open(cp_file, encoding="utf-8") as fh:
+            jars = fh.read().strip()
+        subprocess.run(["javac", "-d", classes, "-cp", jars, LAUNCHER], check=True)
+        open(done, "w").close()
+    with open(cp_file, encoding="utf-8") as fh:
+        return classes + os.pathsep + fh.read().strip()
+
+
+class MiniHdfs:
+    def __init__(self, classpath: str):
+        self.base = tempfile.mkdtemp(prefix="mini-hdfs-")
+        self.ready = os.path.join(self.base, "ready")
+        self.log_path = os.path.join(self.base, "server.log")
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            ["java", "-Xmx512m", "-cp", classpath, "fraudtest.MiniHdfs",
+             os.path.join(self.base, "data"), "0", self.ready],
+            stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: teardown kills it all
+        )
+        self.uri = self._wait_ready()
+
+    def _wait_ready(self) -> str:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if os.path.exists(self.ready):
+                with open(self.ready, encoding="utf-8") as fh:
+                    return fh.read().strip()
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        self.stop()
+        with open(self.log_path, encoding="utf-8", errors="replace") as fh:
+            tail = fh.read()[-3000:]
+        raise RuntimeError(f"mini HDFS did not start (exit {self.proc.returncode}); log tail:\n{tail}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()  # the launcher shuts the cluster down on EOF
+                self.proc.wait(timeout=15)
+            except (subprocess.TimeoutExpired, OSError):
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def hdfs():
+    """The hdfs://127.0.0.1:<port> URI of a running single-node HDFS."""
+    server = MiniHdfs(build_mini_hdfs())
+    try:
+        yield server.uri
+    finally:
+        server.stop()
