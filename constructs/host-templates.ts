@@ -1,0 +1,29 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as ejs from "ejs";
+
+/** Folder of the EJS templates (units, nginx sites, env files, boot scripts). */
+export const UNITS_DIR = path.resolve(__dirname, "..", "units");
+
+/**
+ * No HTML escaping (these are config files), but no value may break out of its line either: a
+ * newline in a value would let it add directives to a unit or commands to a script.
+ */
+function lineSafe(value: unknown): string {
+  const text = String(value);
+  if (/[\r\n\0]/.test(text)) {
+    throw new Error(`template value ${JSON.stringify(text)} spans lines; a config value must be one line`);
+  }
+  return text;
+}
+
+/** Renders units/<relPath> (EJS) with `data`. */
+export function renderTemplate(relPath: string, data: Record<string, unknown>): string {
+  const file = path.join(UNITS_DIR, relPath);
+  return ejs.render(fs.readFileSync(file, "utf8"), data, { filename: file, escape: lineSafe, async: false });
+}
+
+/** A file of units/ taken as is (not a template). */
+export function readUnitsFile(relPath: string): string {
+  return fs.readFileSync(path.join(UNITS_DIR, relPath), "utf8");
+}

@@ -1,0 +1,54 @@
+/**
+ * Writes each VM's rendered user-data and every file it installs into a folder, for the boot test
+ * and the static checks:
+ *   OUT/<host>/user-data           the #cloud-config, exactly as the stack renders it
+ *   OUT/<host>/rootfs/<path>       every file the user-data writes (units, nginx site, scripts, ...)
+ *   OUT/<host>/units.txt           our systemd units, one per line, in start order
+ *   OUT/<host>/lockbox-refs.json   the Lockbox secret ids/entry keys the VM reads (no values)
+ * Inputs: the example parameters of constructs/host-examples.ts (placeholder ids).
+ * Usage: npx ts-node scripts/render-user-data.ts OUT_DIR
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { EXAMPLE_MLFLOW, exampleAirflow } from "../constructs/host-examples";
+import { RenderedHost, renderAirflowHost, renderMlflowHost } from "../constructs/host-render";
+
+function lockboxRefs(host: RenderedHost): Record<string, string[]> {
+  const hostEnv = host.spec.files.find((f) => f.path === "/etc/yc-mlops/host.env");
+  const refs: Record<string, string[]> = {};
+  for (const m of (hostEnv?.content ?? "").matchAll(/([A-Za-z0-9_.-]+):([A-Za-z0-9_.-]+)(?=['\s])/g)) {
+    (refs[m[1]] ??= []).includes(m[2]) || refs[m[1]].push(m[2]);
+  }
+  return refs;
+}
+
+export function writeRendered(outDir: string, hosts: RenderedHost[]): void {
+  for (const host of hosts) {
+    const dir = path.join(outDir, host.name);
+    // replace the host's folder as a whole: no stale file from an earlier render survives
+    const tmp = `${dir}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.mkdirSync(tmp, { recursive: true });
+    fs.writeFileSync(path.join(tmp, "user-data"), host.userData);
+    fs.writeFileSync(path.join(tmp, "units.txt"), host.units.join("\n") + "\n");
+    fs.writeFileSync(path.join(tmp, "lockbox-refs.json"), JSON.stringify(lockboxRefs(host), null, 2) + "\n");
+    for (const f of host.spec.files) {
+      const target = path.join(tmp, "rootfs", f.path);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.writeFileSync(target, f.content, { mode: parseInt(f.permissions ?? "0644", 8) });
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+  }
+}
+
+if (require.main === module) {
+  const out = process.argv[2];
+  if (!out) {
+    console.error("usage: render-user-data.ts OUT_DIR");
+    process.exit(2);
+  }
+  const hosts = [renderMlflowHost(EXAMPLE_MLFLOW), renderAirflowHost(exampleAirflow())];
+  writeRendered(out, hosts);
+  for (const h of hosts) console.log(`${path.join(out, h.name)}: user-data ${h.userData.length} bytes, units ${h.units.join(" ")}`);
+}
