@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Part "boot": boots each rendered user-data (MLflow host, Airflow host) under real systemd + real
+# cloud-init on a Debian 12 root, against local stand-ins of the Yandex Cloud services, and probes it.
+# Needs root (namespaces, mounts, chroot). Usage: scripts/test-boot.sh [pytest args]
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+[ "$(id -u)" -eq 0 ] || die "the boot test needs root (namespaces, mounts, chroot)"
+apt_install util-linux iproute2
+
+export BOOT_ROOTFS
+BOOT_ROOTFS="$(bash boot/build-rootfs.sh)"
+PY="$(jobs_venv)/bin/python"
+export BOOT_MOTO_SERVER
+BOOT_MOTO_SERVER="$(venv_for boot-standins boot/standin-requirements.lock)/bin/moto_server"
+if [ -z "${BOOT_RENDERED_DIR:-}" ] && [ -f scripts/render-user-data.ts ]; then
+  BOOT_RENDERED_DIR="$MLOPS_CACHE/boot-rendered"
+  rm -rf "$BOOT_RENDERED_DIR"
+  if [ -d node_modules ] || npm ci --silent >/dev/null 2>&1; then
+    npx --no-install ts-node scripts/render-user-data.ts "$BOOT_RENDERED_DIR" >&2 \
+      || log "render-user-data.ts failed; the real-host tests will say so"
+  fi
+fi
+export BOOT_RENDERED_DIR="${BOOT_RENDERED_DIR:-}"
+
+# Whatever pytest does, no booted namespace may outlive this script: the fixtures stop every host
+# they booted; this trap is the backstop for a killed pytest (it signals only PIDs recorded by us).
+PIDFILE_DIR="$(mktemp -d)"
+export BOOT_PIDFILE_DIR="$PIDFILE_DIR" BOOT_RUN_ID="$$"
+cleanup() {
+  for f in "$PIDFILE_DIR"/*.pid; do
+    [ -f "$f" ] || continue
+    pid="$(cat "$f")"
+    if [ -n "$pid" ] && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = systemd ]; then
+      log "stopping leftover booted host (PID $pid)"; kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$PIDFILE_DIR"
+  # the cgroup folders made for this run's hosts (named after this script's PID)
+  sleep 1
+  for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
+    for d in "$h"/yc-boot-"$BOOT_RUN_ID"-*; do
+      [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    done
+  done
+}
+trap cleanup EXIT INT TERM
+
+start=$SECONDS
+set +e
+"$PY" -m pytest -p no:cacheprovider -v -rs boot/tests "$@"
+rc=$?
+set -e
+log "boot part runtime: $((SECONDS - start)) s"
+exit $rc
