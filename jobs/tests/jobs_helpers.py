@@ -1,0 +1,54 @@
+"""Small helpers for the step tests: run a step's main with CLI arguments, read its outputs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from fraud_jobs import generate, layout, preprocess, save_to_hdfs
+
+JOBS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Tiny but complete: ~115 transactions a day, ~20 terminals per customer, all scenarios present.
+SMALL = ["--customers", "60", "--terminals", "150", "--radius", "20", "--seed", "9"]
+
+
+def run_generate(landing: str, date: str, days: int = 3, extra=SMALL):
+    return generate.main(["--date", date, "--landing-root", landing, "--days", str(days), *extra])
+
+
+def run_save(landing: str, data: str, date: str, days: int = 3):
+    return save_to_hdfs.main(
+        ["--date", date, "--landing-root", landing, "--data-root", data, "--days", str(days)]
+    )
+
+
+def run_preprocess(data: str, date: str, days: int = 3):
+    return preprocess.main(["--date", date, "--data-root", data, "--days", str(days)])
+
+
+def run_entrypoint(step: str, *args: str) -> subprocess.CompletedProcess:
+    """The real CLI in a fresh interpreter (used for argument errors, which stop before Spark)."""
+    return subprocess.run(
+        [sys.executable, os.path.join(JOBS_DIR, "entrypoints", f"{step}.py"), *args],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def rows_by_id(df) -> dict:
+    return {r["TRANSACTION_ID"]: r.asDict() for r in df.collect()}
+
+
+def tree(path: str) -> dict[str, bytes]:
+    """Every file under a local folder with its bytes: to prove that nothing changed."""
+    out = {}
+    for folder, _, names in os.walk(path):
+        for name in names:
+            full = os.path.join(folder, name)
+            with open(full, "rb") as fh:
+                out[os.path.relpath(full, path)] = fh.read()
+    return out
+
+
+def read_partitioned(spark, table: str, schema):
+    return spark.read.schema(layout.ddl((*schema, (layout.DATE_COLUMN, "string")))).parquet(table)
