@@ -1,13 +1,27 @@
 import { Construct } from "constructs";
 import { TerraformOutput, TerraformStack } from "cdktf";
+import { IamServiceAccount } from "../.gen/providers/yandex/iam-service-account";
 import { YandexProvider } from "../.gen/providers/yandex/provider";
+import { ResourcemanagerFolderIamMember } from "../.gen/providers/yandex/resourcemanager-folder-iam-member";
+import { AirflowHost } from "./airflow-host";
 import { ArtifactStorage, S3_ENDPOINT, S3_REGION } from "./artifact-storage";
 import { StackConfig } from "./config";
 import { DataprocCluster } from "./dataproc-cluster";
 import { JobCode } from "./job-code";
 import { MlflowBackend } from "./mlflow-backend";
+import { MlflowServer } from "./mlflow-server";
 import { Network } from "./network";
-import { Secrets } from "./secrets";
+import { GeneratedSecret, Secrets } from "./secrets";
+
+/**
+ * Folder role of the Airflow VM's service account: submit and watch jobs on the existing Data Proc
+ * cluster (DataprocCreatePysparkJobOperator) - it neither creates clusters nor attaches accounts.
+ */
+export const AIRFLOW_DATAPROC_ROLE = "dataproc.user";
+/** Basic-auth user the Spark jobs log in to MLflow as. */
+export const MLFLOW_JOBS_USER = "jobs";
+/** Where the pipeline keeps its data on the cluster (HDFS) and where generate lands it (bucket). */
+export const HDFS_DATA_ROOT = "hdfs:///user/fraud";
 
 export interface MlopsStackProps {
   /** The validated configuration (see `loadConfig`). */
@@ -36,6 +50,8 @@ export class MlopsStack extends TerraformStack {
   public readonly postgres: MlflowBackend;
   public readonly dataproc: DataprocCluster;
   public readonly jobCode: JobCode;
+  public readonly mlflow: MlflowServer;
+  public readonly airflow: AirflowHost;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps) {
     super(scope, id);
@@ -131,10 +147,81 @@ export class MlopsStack extends TerraformStack {
 
     this.jobCode = new JobCode(this, "JobCode", { bucketName: this.storage.bucketName, jobsDir: props.jobsDir });
 
-    // TODO(hosts): MlflowServer and AirflowHost (constructs/mlflow-server.ts, airflow-host.ts) are
-    // wired here once their Props are committed; see addHosts().
-    this.addHosts(cfg, labels);
+    const entry = (s: GeneratedSecret) => ({ secretId: s.secretId, key: s.key });
+    const common = (name: string, vm: StackConfig["mlflowVm"], serviceAccountId: string) => ({
+      name,
+      folderId: cfg.folderId,
+      zone: cfg.zone,
+      subnetId: this.network.subnetId,
+      securityGroupId: this.network.securityGroupId,
+      serviceAccountId,
+      imageFamily: vm.imageFamily,
+      platformId: vm.platformId,
+      cores: vm.cores,
+      memoryGb: vm.memoryGb,
+      coreFraction: vm.coreFraction,
+      diskSizeGb: vm.diskSizeGb,
+      diskType: vm.diskType,
+      labels,
+      adminUser: cfg.sshUser,
+      sshPublicKey: cfg.sshPublicKey,
+      pgHost: this.postgres.primaryHost,
+      pgPort: this.postgres.port,
+    });
 
+    // MLflow VM: reads its database password, the S3 key and the basic-auth passwords.
+    const mlflowSa = this.vmServiceAccount("MlflowVmAccount", `${cfg.namePrefix}-mlflow-vm`, "MLflow VM: reads its Lockbox secrets", cfg.folderId, labels);
+    for (const s of [this.secrets.postgresMlflowPassword, this.secrets.mlflowAdminPassword, this.secrets.mlflowJobPassword]) {
+      s.grantRead(mlflowSa.id, "mlflow-vm");
+    }
+    this.storage.grantReadS3Key(mlflowSa.id, "mlflow-vm");
+    this.mlflow = new MlflowServer(this, "Mlflow", {
+      ...common(`${cfg.namePrefix}-mlflow`, cfg.mlflowVm, mlflowSa.id),
+      pgDatabase: "mlflow",
+      pgUser: "mlflow",
+      pgPassword: entry(this.secrets.postgresMlflowPassword),
+      webPassword: entry(this.secrets.mlflowAdminPassword),
+      additionalWebUsers: [{ name: MLFLOW_JOBS_USER, password: entry(this.secrets.mlflowJobPassword) }],
+      bucket: this.storage.bucketName,
+      s3AccessKeyId: { secretId: this.storage.s3KeySecretId, key: ArtifactStorage.ACCESS_KEY_ENTRY },
+      s3SecretKey: { secretId: this.storage.s3KeySecretId, key: ArtifactStorage.SECRET_KEY_ENTRY },
+    });
+
+    // Airflow VM: reads its database password, the UI password and its internal keys; submits
+    // Data Proc jobs with its own service account (no key file anywhere).
+    const airflowSa = this.vmServiceAccount("AirflowVmAccount", `${cfg.namePrefix}-airflow-vm`, "Airflow VM: submits Data Proc jobs, reads its Lockbox secrets", cfg.folderId, labels);
+    const s = this.secrets;
+    for (const secret of [s.postgresAirflowPassword, s.airflowAdminPassword, s.airflowFernetSeed, s.airflowJwtSecret, s.airflowApiSecretKey]) {
+      secret.grantRead(airflowSa.id, "airflow-vm");
+    }
+    new ResourcemanagerFolderIamMember(this, "AirflowDataprocUser", {
+      folderId: cfg.folderId,
+      role: AIRFLOW_DATAPROC_ROLE,
+      member: `serviceAccount:${airflowSa.id}`,
+    });
+    this.airflow = new AirflowHost(this, "Airflow", {
+      ...common(`${cfg.namePrefix}-airflow`, cfg.airflowVm, airflowSa.id),
+      pgDatabase: "airflow",
+      pgUser: "airflow",
+      pgPassword: entry(s.postgresAirflowPassword),
+      webPassword: entry(s.airflowAdminPassword),
+      fernetSeed: entry(s.airflowFernetSeed),
+      jwtSecret: entry(s.airflowJwtSecret),
+      apiSecretKey: entry(s.airflowApiSecretKey),
+      pipelineConfig: {
+        backend: "dataproc",
+        schedule: cfg.pipelineSchedule,
+        landing_root: this.storage.s3aUri("landing"),
+        data_root: HDFS_DATA_ROOT,
+        mlflow_tracking_uri: this.mlflow.internalTrackingUri,
+        jobs_uri: this.jobCode.jobsUri,
+        dataproc_cluster_id: this.dataproc.clusterId,
+      },
+    });
+
+    new TerraformOutput(this, "mlflow_url", { value: `https://${this.mlflow.publicIp}`, description: `MLflow UI (basic auth user 'admin', password in Lockbox secret ${this.secrets.mlflowAdminPassword.secretName})` });
+    new TerraformOutput(this, "airflow_url", { value: `https://${this.airflow.publicIp}`, description: `Airflow UI (user 'admin', password in Lockbox secret ${this.secrets.airflowAdminPassword.secretName})` });
+    new TerraformOutput(this, "mlflow_internal_tracking_uri", { value: this.mlflow.internalTrackingUri, description: `tracking URI for the Spark jobs (user '${MLFLOW_JOBS_USER}', password in Lockbox secret ${this.secrets.mlflowJobPassword.secretName})` });
     new TerraformOutput(this, "bucket", { value: this.storage.bucketName, description: "Object Storage bucket (artifacts, landing data, job code)" });
     new TerraformOutput(this, "s3_endpoint", { value: S3_ENDPOINT, description: `S3 endpoint (region ${S3_REGION})` });
     new TerraformOutput(this, "dataproc_cluster_id", { value: this.dataproc.clusterId, description: "Data Proc cluster id" });
@@ -152,8 +239,7 @@ export class MlopsStack extends TerraformStack {
     });
   }
 
-  /** Wires the MLflow and Airflow VMs (hosts engineer's constructs). */
-  private addHosts(_cfg: StackConfig, _labels: Record<string, string>): void {
-    // TODO(hosts): instantiate MlflowServer and AirflowHost here.
+  private vmServiceAccount(id: string, name: string, description: string, folderId: string, labels: Record<string, string>): IamServiceAccount {
+    return new IamServiceAccount(this, id, { name, folderId, description, labels });
   }
 }

@@ -1,0 +1,100 @@
+import "cdktf/lib/testing/adapters/jest";
+import { onlyName, onlyResource, ref, resourcesOf, synthStack } from "./fixtures";
+
+const { json, text } = synthStack();
+const secrets = resourcesOf(json, "yandex_lockbox_secret");
+
+describe("Secrets", () => {
+  it("lets Yandex generate every password and key (none is written in the configuration)", () => {
+    const generated = Object.values(secrets).filter((s: any) => s.password_payload_specification);
+    expect(generated.map((s: any) => s.name).sort()).toEqual(
+      [
+        "fraud-airflow-admin",
+        "fraud-airflow-api-secret-key",
+        "fraud-airflow-fernet-seed",
+        "fraud-airflow-jwt-secret",
+        "fraud-mlflow-admin",
+        "fraud-mlflow-jobs",
+        "fraud-pg-airflow",
+        "fraud-pg-mlflow",
+      ],
+    );
+    for (const v of Object.values(resourcesOf(json, "yandex_lockbox_secret_version"))) {
+      expect(v.entries).toBeUndefined();
+    }
+  });
+
+  it("grants only lockbox.payloadViewer, each on one named secret", () => {
+    const members = Object.values(resourcesOf(json, "yandex_lockbox_secret_iam_member"));
+    expect(members.length).toBeGreaterThan(0);
+    for (const m of members) {
+      expect(m.role).toBe("lockbox.payloadViewer");
+      expect(m.secret_id).toMatch(/^\$\{yandex_lockbox_secret\.[^.]+\.id\}$/);
+      expect(m.member).toMatch(/^serviceAccount:\$\{yandex_iam_service_account\.[^.]+\.id\}$/);
+    }
+    const folderLockbox = Object.values(resourcesOf(json, "yandex_resourcemanager_folder_iam_member")).filter((m: any) =>
+      String(m.role).startsWith("lockbox."),
+    );
+    expect(folderLockbox).toEqual([]);
+  });
+
+  it("tells the operator which secret holds which password", () => {
+    const out = json.output!.lockbox_secrets.value as Record<string, any>;
+    expect(out["fraud-mlflow-admin"]).toEqual(expect.objectContaining({ key: "password", holds: expect.stringContaining("MLflow UI") }));
+    expect(out["fraud-s3-key"].key).toBe("access_key_id, secret_access_key");
+    expect(Object.keys(out)).toHaveLength(Object.keys(secrets).length);
+  });
+});
+
+describe("ArtifactStorage", () => {
+  const bucketName = onlyName(json, "yandex_storage_bucket");
+
+  it("creates a private bucket with no anonymous access", () => {
+    const bucket = onlyResource(json, "yandex_storage_bucket");
+    expect(bucket.bucket).toBe("fraud-artifacts-test");
+    expect(bucket.acl).toBe("private");
+    expect(bucket.anonymous_access_flags).toEqual({ read: false, list: false, config_read: false });
+  });
+
+  it("writes the S3 static key straight into Lockbox, so state and user-data never hold it", () => {
+    const key = onlyResource(json, "yandex_iam_service_account_static_access_key");
+    const keySecret = Object.entries(secrets).find(([, s]: [string, any]) => s.name === "fraud-s3-key")!;
+    expect(key.output_to_lockbox).toEqual({
+      secret_id: ref("yandex_lockbox_secret", keySecret[0]),
+      entry_for_access_key: "access_key_id",
+      entry_for_secret_key: "secret_access_key",
+    });
+    // nothing reads the key's attributes (they stay empty with output_to_lockbox anyway).
+    expect(text).not.toMatch(/static_access_key\.[^.}]+\.(access_key|secret_key)\}/);
+  });
+
+  it("limits the key's owner to this bucket (bucket binding, no folder role)", () => {
+    const keyOwner = onlyResource(json, "yandex_iam_service_account_static_access_key").service_account_id;
+    const binding = onlyResource(json, "yandex_storage_bucket_iam_binding");
+    expect(binding.bucket).toBe(ref("yandex_storage_bucket", bucketName, "bucket"));
+    expect(binding.members).toContain(`serviceAccount:${keyOwner}`);
+    const folderGrants = Object.values(resourcesOf(json, "yandex_resourcemanager_folder_iam_member")).filter(
+      (m: any) => m.member === `serviceAccount:${keyOwner}`,
+    );
+    expect(folderGrants).toEqual([]);
+  });
+});
+
+describe("JobCode", () => {
+  const objects = Object.values(resourcesOf(json, "yandex_storage_object"));
+
+  it("uploads every entry point and the fraud_jobs package to the bucket", () => {
+    const keys = objects.map((o: any) => o.key);
+    expect(keys).toContain("jobs/fraud_jobs.zip");
+    expect(keys).toEqual(expect.arrayContaining(["jobs/entrypoints/generate.py"]));
+    for (const o of objects) {
+      expect(o.bucket).toBe(ref("yandex_storage_bucket", onlyName(json, "yandex_storage_bucket"), "bucket"));
+      expect(o.source).toMatch(/^assets\//);
+      expect(o.source_hash).toMatch(/^[0-9A-F]{32,}$/i);
+    }
+  });
+
+  it("publishes the jobs URI the pipeline config needs", () => {
+    expect(json.output!.jobs_uri.value).toBe("s3a://${yandex_storage_bucket." + onlyName(json, "yandex_storage_bucket") + ".bucket}/jobs/");
+  });
+});

@@ -1,0 +1,71 @@
+import "cdktf/lib/testing/adapters/jest";
+import { deployableConfig, onlyName, resourcesOf, synthStack } from "./fixtures";
+
+/**
+ * Replaces what legitimately changes with the job code (asset hashes and paths) so the snapshot
+ * only changes when the infrastructure does.
+ */
+function stableText(text: string): string {
+  return text
+    .replace(/assets\/([^/"]+)\/[0-9A-Fa-f]{16,}\//g, "assets/$1/<hash>/")
+    .replace(/"source_hash": "[0-9A-Fa-f]{16,}"/g, '"source_hash": "<hash>"');
+}
+
+describe("MlopsStack", () => {
+  const { json, text } = synthStack();
+
+  it("matches the reviewed snapshot of the whole synthesized stack", () => {
+    expect(stableText(text)).toMatchSnapshot();
+  });
+
+  it.each([
+    "yandex_vpc_network",
+    "yandex_vpc_subnet",
+    "yandex_vpc_gateway",
+    "yandex_vpc_route_table",
+    "yandex_vpc_security_group",
+    "yandex_iam_service_account",
+    "yandex_resourcemanager_folder_iam_member",
+    "yandex_storage_bucket",
+    "yandex_mdb_postgresql_cluster",
+    "yandex_mdb_postgresql_database",
+    "yandex_mdb_postgresql_user",
+    "yandex_dataproc_cluster",
+    "yandex_lockbox_secret",
+    "yandex_storage_object",
+  ])("creates %s", (type) => {
+    expect(Object.keys(resourcesOf(json, type)).length).toBeGreaterThan(0);
+  });
+
+  it("creates two VMs, each configured by cloud-init user-data", () => {
+    const vms = Object.values(resourcesOf(json, "yandex_compute_instance"));
+    expect(vms).toHaveLength(2);
+    for (const vm of vms) expect(vm.metadata["user-data"]).toMatch(/^#cloud-config\n/);
+  });
+
+  it("configures the provider from the config, with no credentials in it", () => {
+    const provider = (json.provider as any).yandex[0];
+    expect(provider).toEqual({ cloud_id: "b1gcloud000000000000", folder_id: "b1gfolder00000000000", zone: "ru-central1-a" });
+    expect((json.terraform as any).required_providers.yandex).toEqual({ source: "yandex-cloud/yandex", version: "0.222.0" });
+  });
+
+  it("outputs the MLflow and Airflow URLs, the bucket, the cluster id and the secrets map", () => {
+    expect(Object.keys(json.output ?? {})).toEqual(
+      expect.arrayContaining(["mlflow_url", "airflow_url", "bucket", "dataproc_cluster_id", "lockbox_secrets"]),
+    );
+  });
+
+  it("lets a filled-in config plan: no refusal precondition", () => {
+    const vpc = resourcesOf(json, "yandex_vpc_network")[onlyName(json, "yandex_vpc_network")];
+    expect(vpc.lifecycle).toBeUndefined();
+  });
+
+  it("refuses to plan while placeholders remain, naming them", () => {
+    const cfg = { ...deployableConfig(), placeholders: ["folderId", "sshPublicKey"] };
+    const placeholderJson = synthStack(cfg).json;
+    const vpc = resourcesOf(placeholderJson, "yandex_vpc_network")[onlyName(placeholderJson, "yandex_vpc_network")];
+    expect(vpc.lifecycle.precondition).toEqual([
+      { condition: false, error_message: expect.stringMatching(/Refusing to deploy: test-config\.json still has placeholder values \(folderId, sshPublicKey\)/) },
+    ]);
+  });
+});
