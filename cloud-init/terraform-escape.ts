@@ -5,5 +5,6 @@
  * (`${TfToken[...]}`, resolved later to references such as a bucket name) untouched.
  */
 export function escapeTerraformTemplate(text: string): string {
-  return text.replace(/\$\{(?!TfToken\[)/g, "$${").replace(/%\{/g, "%%{");
+  // replacer functions: in a replacement string "$$" would mean a single "$"
+  return text.replace(/\$\{(?!TfToken\[)/g, () => "$${").replace(/%\{/g, () => "%%{");
 }

@@ -1,0 +1,39 @@
+import { Construct } from "constructs";
+import { ComputeInstance } from "../.gen/providers/yandex/compute-instance";
+import { createHostInstance, HostInstanceProps } from "./host-instance";
+import { readDagSources } from "./host-examples";
+import { AirflowHostParams, RenderedHost, renderAirflowHost } from "./host-render";
+
+/**
+ * Props of the Airflow VM: where it runs (HostInstanceProps) and what it runs (AirflowHostParams,
+ * minus the host name and the DAG sources, which are read from the repo at synth time).
+ */
+export interface AirflowHostProps
+  extends HostInstanceProps,
+    Omit<AirflowHostParams, "hostname" | "dagFiles" | "pipelineSpec"> {
+  /**
+   * Repository root to read jobs/dags/*.py and jobs/fraud_jobs/pipeline_spec.py from.
+   * @default the repository this file is in
+   */
+  readonly repoRoot?: string;
+}
+
+/**
+ * The Airflow 3 VM: api-server (the UI, 127.0.0.1:8080), scheduler, dag-processor and triggerer
+ * as systemd units, metadata in Managed PostgreSQL (database `airflow`), nginx with TLS and basic
+ * auth on 443, the DAG and its config, and the Yandex connection using the VM's service account.
+ */
+export class AirflowHost extends Construct {
+  public readonly instance: ComputeInstance;
+  public readonly rendered: RenderedHost;
+  public readonly privateIp: string;
+  public readonly publicIp: string;
+
+  constructor(scope: Construct, id: string, props: AirflowHostProps) {
+    super(scope, id);
+    this.rendered = renderAirflowHost({ ...props, hostname: props.name, ...readDagSources(props.repoRoot) });
+    this.instance = createHostInstance(this, props, this.rendered.userData);
+    this.privateIp = this.instance.networkInterface.get(0).ipAddress;
+    this.publicIp = this.instance.networkInterface.get(0).natIpAddress;
+  }
+}
