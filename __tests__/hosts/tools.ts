@@ -33,8 +33,16 @@ export function run(tool: string, args: string[], opts: { cwd?: string; input?: 
   return { status: r.status ?? -1, output: `${r.stdout ?? ""}${r.stderr ?? ""}` };
 }
 
+const created: string[] = [];
+// temp dirs (stand-in certs, throwaway htpasswd, test roots) go when the test process ends
+process.on("exit", () => {
+  for (const d of created) fs.rmSync(d, { recursive: true, force: true });
+});
+
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `hosts-${prefix}-`));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `hosts-${prefix}-`));
+  created.push(d);
+  return d;
 }
 
 /** A self-signed stand-in certificate and key (for nginx -t). */

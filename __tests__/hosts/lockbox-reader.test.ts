@@ -1,0 +1,77 @@
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import { AddressInfo } from "net";
+import * as path from "path";
+import { promisify } from "util";
+import { UNITS_DIR } from "../../constructs/host-templates";
+import { tempDir } from "./tools";
+
+const run = promisify(execFile);
+const READER = path.join(UNITS_DIR, "boot/ycm-lockbox.py");
+
+/**
+ * Stand-in for the metadata service's token endpoint and the Lockbox payload API (same paths,
+ * headers and JSON as Yandex Cloud), on loopback. Values are made per test run.
+ */
+function standIn(secrets: Record<string, Record<string, string>>) {
+  const token = `stand-in-token-${process.pid}-${Date.now()}`;
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    if (req.url === "/computeMetadata/v1/instance/service-accounts/default/token") {
+      if (req.headers["metadata-flavor"] !== "Google") return void res.writeHead(403).end();
+      return void res.end(JSON.stringify({ access_token: token, expires_in: 3600, token_type: "Bearer" }));
+    }
+    const m = req.url?.match(/^\/lockbox\/v1\/secrets\/([^/]+)\/payload$/);
+    if (m && req.headers.authorization === `Bearer ${token}` && secrets[m[1]]) {
+      const entries = Object.entries(secrets[m[1]]).map(([key, textValue]) => ({ key, textValue }));
+      return void res.end(JSON.stringify({ versionId: "v1", entries }));
+    }
+    res.writeHead(m && req.headers.authorization === `Bearer ${token}` ? 404 : 401).end("{}");
+  });
+  return { server, seen };
+}
+
+async function listen(server: http.Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe("the VMs' Lockbox reader (units/boot/ycm-lockbox.py)", () => {
+  const values = {
+    e6qpg: { password: `pg-${Math.random().toString(36).slice(2)}` },
+    e6qs3: { access_key_id: `id-${Math.random().toString(36).slice(2)}`, secret_access_key: `sk-${Math.random().toString(36).slice(2)}` },
+  };
+  const { server, seen } = standIn(values);
+  let url = "";
+  beforeAll(async () => {
+    url = await listen(server);
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it("writes each entry to a 0600 file and prints entry keys, never values", async () => {
+    const out = tempDir("lockbox");
+    const env = { ...process.env, YC_METADATA_URL: url, YC_LOCKBOX_PAYLOAD_URL: url };
+    const { stdout, stderr } = await run("python3", [READER, out, "e6qpg", "e6qs3"], { env });
+    for (const [id, entries] of Object.entries(values)) {
+      for (const [key, value] of Object.entries(entries)) {
+        const f = path.join(out, id, key);
+        expect(fs.readFileSync(f, "utf8")).toBe(value);
+        expect(fs.statSync(f).mode & 0o777).toBe(0o600);
+        expect(stdout + stderr).not.toContain(value);
+      }
+    }
+    expect(stdout).toContain("secret e6qs3: entries access_key_id, secret_access_key");
+    expect(seen).toContain("GET /computeMetadata/v1/instance/service-accounts/default/token");
+    expect(seen).toContain("GET /lockbox/v1/secrets/e6qpg/payload");
+  });
+
+  it("fails, naming the secret, when a secret does not exist", async () => {
+    const out = tempDir("lockbox-missing");
+    const env = { ...process.env, YC_METADATA_URL: url, YC_LOCKBOX_PAYLOAD_URL: url };
+    await expect(run("python3", [READER, out, "e6qnosuchsecret"], { env })).rejects.toMatchObject({
+      stderr: expect.stringContaining("Lockbox secret e6qnosuchsecret: HTTP 404"),
+    });
+  });
+});
