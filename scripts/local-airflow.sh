@@ -1,0 +1,171 @@
+# Local Airflow + MLflow plumbing shared by scripts/demo.sh and scripts/test-dag.sh. Source it after
+# lib.sh. Everything lives under one work folder:
+#   $WORK/jobs/           job code as the local backend reads it (entrypoints/ + fraud_jobs.zip)
+#   $WORK/spark-conf/     SPARK_CONF_DIR of the local spark-submit (log4j2 at WARN: readable task logs)
+#   $WORK/mlflow/         the loopback MLflow server's SQLite store, artifacts, log, pid
+#   $WORK/airflow/        AIRFLOW_HOME: SQLite metadata DB
+#   $WORK/data/           landing zone and data root of the pipeline
+#   $WORK/pipeline.json   the pipeline config ($FRAUD_PIPELINE_CONFIG), local backend
+#   $WORK/logs/           output of each `airflow dags test` run (the task logs are in it)
+
+# stage_jobs WORK : copy the entry scripts and build fraud_jobs.zip with the jobs' own builder.
+stage_jobs() {
+  local work="$1" jobs="$1/jobs"
+  rm -rf "$jobs.tmp" && mkdir -p "$jobs.tmp/entrypoints"
+  cp "$REPO_ROOT"/jobs/entrypoints/*.py "$jobs.tmp/entrypoints/"
+  python3 "$REPO_ROOT/jobs/build_zip.py" "$jobs.tmp/fraud_jobs.zip" >/dev/null
+  rm -rf "$jobs" && mv "$jobs.tmp" "$jobs"
+  # Spark's default INFO logging buries a step's own messages (and its error) in the task log.
+  mkdir -p "$work/spark-conf"
+  cat >"$work/spark-conf/log4j2.properties" <<'PROPS'
+rootLogger.level = warn
+rootLogger.appenderRef.stdout.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
+logger.nativecode.name = org.apache.hadoop.util.NativeCodeLoader
+logger.nativecode.level = error
+PROPS
+}
+
+# write_local_config WORK MLFLOW_URI JOBS_VENV [KEY=JSON ...] : the pipeline config for the local
+# backend; extra KEY=JSON pairs override fields (e.g. customers=200 retries=0).
+write_local_config() {
+  local work="$1" mlflow_uri="$2" jobs_venv="$3"; shift 3
+  python3 - "$work" "$mlflow_uri" "$jobs_venv" "$@" <<'PYEOF'
+import json, os, sys
+work, mlflow_uri, venv, *overrides = sys.argv[1:]
+py = os.path.join(venv, "bin", "python")
+cfg = {
+    "backend": "local",
+    "schedule": "@daily",
+    "landing_root": "file://" + os.path.join(work, "data", "landing"),
+    "data_root": "file://" + os.path.join(work, "data", "lake"),
+    "mlflow_tracking_uri": mlflow_uri,
+    "jobs_uri": "file://" + os.path.join(work, "jobs"),
+    "spark_submit": os.path.join(venv, "bin", "spark-submit"),
+    "spark_master": "local[2]",
+    # Spark on loopback only, no UI port, few shuffle partitions for small data.
+    "spark_properties": {
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.pyspark.python": py,
+        "spark.pyspark.driver.python": py,
+    },
+    "env": {
+        "PYSPARK_PYTHON": py,
+        "PYSPARK_DRIVER_PYTHON": py,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_CONF_DIR": os.path.join(work, "spark-conf"),
+    },
+    # a failing step gets one quick retry here; the cloud default is 2 retries from 60 s
+    "retries": 1,
+    "retry_delay_seconds": 5,
+    "max_retry_delay_seconds": 30,
+    "task_timeout_minutes": 30,
+}
+for item in overrides:
+    key, _, value = item.partition("=")
+    cfg[key] = json.loads(value)
+path = os.path.join(work, "pipeline.json")
+with open(path + ".tmp", "w") as fh:
+    json.dump(cfg, fh, indent=2)
+os.replace(path + ".tmp", path)
+print(path)
+PYEOF
+}
+
+# airflow_env WORK AIRFLOW_VENV : export what the airflow CLI needs for a local SQLite setup.
+airflow_env() {
+  local work="$1"
+  export AIRFLOW_HOME="$work/airflow"
+  export AIRFLOW__CORE__DAGS_FOLDER="$REPO_ROOT/jobs/dags"
+  export AIRFLOW__CORE__LOAD_EXAMPLES=False
+  export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=300
+  export FRAUD_PIPELINE_CONFIG="$work/pipeline.json"
+  export PATH="$2/bin:$PATH"
+  mkdir -p "$AIRFLOW_HOME"
+}
+
+# airflow_db_init AIRFLOW_VENV : `airflow db migrate` once per Airflow environment and AIRFLOW_HOME.
+airflow_db_init() {
+  local stamp="$AIRFLOW_HOME/.migrated"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$1" ] || [ ! -f "$AIRFLOW_HOME/airflow.db" ]; then
+    "$1/bin/airflow" db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 \
+      || { tail -20 "$AIRFLOW_HOME/db-migrate.log" >&2; die "airflow db migrate failed (log: $AIRFLOW_HOME/db-migrate.log)"; }
+    printf '%s' "$1" >"$stamp"
+  fi
+}
+
+# run_dag_test LOGFILE DATE : `airflow dags test fraud_pipeline DATE`, output to LOGFILE, with one
+# progress line per step (and a heartbeat while a step runs). Returns non-zero if the run failed.
+# Sets DAG_TEST_PID so a trap can stop the run.
+run_dag_test() {
+  local logfile="$1" date="$2" pid start now step="" step_start=0 last_beat seen=0 line rc
+  local started=" "
+  : >"$logfile"
+  airflow dags test fraud_pipeline "$date" >"$logfile" 2>&1 &
+  pid=$!; DAG_TEST_PID=$pid
+  start=$SECONDS; last_beat=$SECONDS
+  while :; do
+    # each "[DAG TEST] running task <TaskInstance: fraud_pipeline.STEP ..." starts a step
+    while IFS= read -r line; do
+      seen=$((seen + 1))
+      now=$SECONDS
+      [ -n "$step" ] && log "  step $step ended ($((now - step_start)) s)"
+      step="$(sed -E 's/.*TaskInstance: fraud_pipeline\.([a-z_]+).*/\1/' <<<"$line")"
+      step_start=$now; last_beat=$now
+      if [[ "$started" == *" $step "* ]]; then
+        log "  step $step running again: a retry (run time $((now - start)) s)"
+      else
+        log "  step $step running (run time $((now - start)) s)"
+      fi
+      started+="$step "
+    done < <(grep -a '\[DAG TEST\] running task' "$logfile" | tail -n +"$((seen + 1))")
+    kill -0 "$pid" 2>/dev/null || break
+    if [ -n "$step" ] && [ $((SECONDS - last_beat)) -ge 30 ]; then
+      log "  ... still on $step ($((SECONDS - step_start)) s)"
+      last_beat=$SECONDS
+    fi
+    sleep 2
+  done
+  rc=0; wait "$pid" || rc=$?
+  DAG_TEST_PID=""
+  if [ $rc -eq 0 ] && grep -aq 'DagRun Finished: dag_id=fraud_pipeline.*state=success' "$logfile"; then
+    [ -n "$step" ] && log "  step $step ended ($((SECONDS - step_start)) s)"
+  else
+    [ $rc -eq 0 ] && rc=1
+    local failed
+    failed="$(failed_steps "$logfile" | tr '\n' ' ')"
+    log "  the run FAILED after $((SECONDS - start)) s; failed step(s): ${failed:-? (see the log)}; errors:"
+    step_errors "$logfile" | tail -8 >&2
+  fi
+  return $rc
+}
+
+# step_errors LOGFILE : the error lines the steps printed (the jobs end with `error: ...`), stripped
+# of Airflow's log decoration.
+step_errors() {
+  grep -a 'SubprocessHook' "$1" \
+    | sed -E 's/^[^]]*\] //; s/ +\[airflow\.task\.hooks\..*$//' \
+    | grep -aE '^(error: |[A-Za-z_.]*(Error|Exception)(: |$)|.*: can.t open file)' || true
+}
+
+# failed_steps LOGFILE : the steps whose last attempt failed (the log links task ids to ti_id).
+failed_steps() {
+  awk '
+    /\[DAG TEST\] running task/ {
+      if (match($0, /fraud_pipeline\.[a-z_]+/)) task = substr($0, RSTART + 15, RLENGTH - 15)
+      if (match($0, /ti_id=[0-9a-f-]+/)) name[substr($0, RSTART + 6, RLENGTH - 6)] = task
+    }
+    /new_state=/ && match($0, /ti_id=[0-9a-f-]+/) {
+      id = substr($0, RSTART + 6, RLENGTH - 6)
+      match($0, /new_state=[a-z_]+/); state[id] = substr($0, RSTART + 10, RLENGTH - 10)
+    }
+    END { for (id in state) if (state[id] == "failed" && (id in name)) print name[id] }
+  ' "$1" | sort -u
+}
