@@ -80,8 +80,16 @@ class BootedHost:
                    f"instance-id: {instance_id}\nlocal-hostname: {self.name}\n", 0o600)
         self.write("/etc/cloud/cloud.cfg.d/90-boot-test.cfg", CLOUD_CFG)
         self.write("/etc/resolv.conf", Path("/etc/resolv.conf").read_text())
-        # pip's site-wide config: keep downloaded wheels in the machine's cache between runs.
-        self.write("/etc/pip.conf", "[global]\ncache-dir = /var/cache/boot-test-pip\n")
+        # This machine reaches the package registries through an egress proxy whose CA only the
+        # machine trusts: give the booted root the same trust (a VM in the cloud needs none of it).
+        for crt in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt")):
+            self.write(f"/usr/local/share/ca-certificates/{crt.name}", crt.read_bytes())
+        bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+        if bundle.is_file():
+            self.write("/etc/ssl/certs/ca-certificates.crt", bundle.read_bytes())
+        # pip's site-wide config: the trust above, and a wheel cache kept between runs.
+        self.write("/etc/pip.conf", "[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n"
+                   "cache-dir = /var/cache/boot-test-pip\n")
         for unit in MASKED_UNITS:
             link = self.upper / "etc/systemd/system" / unit
             link.parent.mkdir(parents=True, exist_ok=True)

@@ -38,8 +38,10 @@ def unconditional_yandex_addresses(user_data: str) -> list[str]:
     for line in user_data.splitlines():
         if not YANDEX_HOST_RE.search(line):
             continue
-        if re.search(r"\$\{?YC_[A-Z_]+|YC_[A-Z_]+=|YC_[A-Z_]+:-", line):
-            continue  # a default of an override variable (e.g. ${YC_METADATA_URL:-http://169...})
+        if re.search(r"\$\{?YC_[A-Z_]+|YC_[A-Z_]+=|YC_[A-Z_]+:-|environ\.get\(\s*[\"']YC_[A-Z_]+", line):
+            # a default of an override variable: ${YC_METADATA_URL:-http://169...}, YC_X='...' in
+            # the deploy values the override file replaces, os.environ.get("YC_X", "...")
+            continue
         if line.lstrip().startswith("#"):
             continue
         bad.append(line.strip())

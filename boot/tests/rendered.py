@@ -1,0 +1,170 @@
+"""Boots one rendered host (scripts/render-user-data.ts output) against fresh stand-ins.
+
+Every secret value is made up here, at random, per run, and served only by the Lockbox stand-in, so a
+leak of any of them into logs is detectable and cannot be a coincidence.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.request
+import base64
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from harness import BootedHost
+from probes import endpoints_env, is_loopback, unconditional_yandex_addresses
+from standins import CloudApiStandIn, PostgresStandIn, S3StandIn
+
+# Ports the rendered hosts use on the (shared) loopback: nginx and the apps behind it.
+HOST_PORTS = {"mlflow": [443, 5000], "airflow": [443, 8080]}
+
+
+def rendered_dir(name: str) -> Path:
+    base = os.environ.get("BOOT_RENDERED_DIR", "")
+    if not base:
+        pytest.skip("BOOT_RENDERED_DIR not set: scripts/render-user-data.ts was not run")
+    d = Path(base) / name
+    if not (d / "user-data").is_file():
+        pytest.skip(f"no rendered user-data for host '{name}' in {base}")
+    return d
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", line.strip())
+        if m:
+            out[m.group(1)] = m.group(2).strip("'\"")
+    return out
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class RenderedHost:
+    name: str
+    dir: Path
+    user_data: str
+    host_env: dict[str, str]
+    host: BootedHost
+    api: CloudApiStandIn
+    pg: PostgresStandIn
+    s3: S3StandIn | None
+    secret_values: dict[tuple[str, str], str]
+    endpoints: dict[str, str]
+    web_users: dict[str, str] = field(default_factory=dict)  # user -> password
+    boot_seconds: float = 0.0
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def units(self) -> list[str]:
+        return (self.dir / "units.txt").read_text().split()
+
+    def secret(self, ref: str) -> str:
+        sid, key = ref.split(":", 1)
+        return self.secret_values[(sid, key)]
+
+    def all_secrets(self) -> list[str]:
+        return list(self.secret_values.values())
+
+    def ca_file(self, tmp: Path) -> Path:
+        """The host's self-signed certificate, taken from the host (as a user would fetch its CA)."""
+        path = tmp / f"{self.name}-server.crt"
+        path.write_text(self.host.read("/etc/yc-mlops/tls/server.crt"))
+        return path
+
+    def https(self, path: str, ca: Path, auth: tuple[str, str] | None = None,
+              timeout: float = 30) -> tuple[int, str]:
+        ctx = ssl.create_default_context(cafile=str(ca))
+        req = urllib.request.Request(f"https://127.0.0.1:443{path}")
+        if auth:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=timeout) as r:
+                return r.status, r.read().decode(errors="replace")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+
+
+def boot_rendered(name: str, host_factory, moto_server: str | None, timeout: float) -> RenderedHost:
+    d = rendered_dir(name)
+    busy = [p for p in HOST_PORTS[name] if port_in_use(p)]
+    if busy:
+        pytest.fail(f"loopback port(s) {busy} already in use on this machine: the {name} host binds them "
+                    "(the boot test shares the machine's network); stop what uses them and rerun")
+    user_data = (d / "user-data").read_text()
+    host_env = parse_env_file((d / "rootfs/etc/yc-mlops/host.env").read_text())
+    refs: dict[str, list[str]] = json.loads((d / "lockbox-refs.json").read_text())
+    # Alphanumeric like Lockbox's generator without punctuation (what the stack asks for).
+    values = {(sid, key): "sv" + secrets.token_hex(14) for sid, keys in refs.items() for key in keys}
+    secrets_by_id: dict[str, dict[str, str]] = {}
+    for (sid, key), v in values.items():
+        secrets_by_id.setdefault(sid, {})[key] = v
+
+    api = CloudApiStandIn(secrets_by_id).start()
+    pg_password = values[tuple(host_env["LOCKBOX_PG_PASSWORD"].split(":", 1))]
+    pg = PostgresStandIn({host_env["PG_DATABASE"]: (host_env["PG_USER"], pg_password)})
+    s3 = None
+    started: list = [api]
+    try:
+        pg.start()
+        started.append(pg)
+        if moto_server:
+            s3 = S3StandIn(moto_server).start()
+            started.append(s3)
+        endpoints = {
+            "YC_METADATA_URL": api.url,
+            "YC_LOCKBOX_PAYLOAD_URL": api.url,
+            "YC_STORAGE_ENDPOINT": s3.url if s3 else api.url,
+            "YC_PG_HOST": "127.0.0.1",
+            "YC_PG_PORT": str(pg.port),
+            # the PostgreSQL stand-in has no TLS (Managed PostgreSQL's CA is not available here)
+            "YC_PG_SSLMODE": "disable",
+        }
+        # the network rule: nothing may point at a non-loopback Yandex address
+        for key, value in endpoints.items():
+            if key != "YC_PG_SSLMODE" and key != "YC_PG_PORT":
+                assert is_loopback(value), f"{key}={value} is not a loopback address"
+        bad = unconditional_yandex_addresses(user_data)
+        assert not bad, f"the user-data uses Yandex addresses outside the YC_* overrides: {bad}"
+
+        host = host_factory(name)
+        host.seed(user_data.encode(), f"boot-test-{name}-{secrets.token_hex(4)}",
+                  {"/etc/yc-mlops/endpoints.env": endpoints_env(endpoints)})
+        rh = RenderedHost(name, d, user_data, host_env, host, api, pg, s3, values, endpoints)
+        for entry in host_env.get("WEB_USERS", "").split():
+            user, ref = entry.split("=", 1)
+            rh.web_users[user] = rh.secret(ref)
+        return rh
+    except BaseException:
+        for s in reversed(started):
+            s.stop()
+        raise
+
+
+def stop_rendered(rh: RenderedHost) -> None:
+    rh.host.stop()
+    for s in (rh.s3, rh.pg, rh.api):
+        if s is not None:
+            s.stop()
+
+
+def first_boot(rh: RenderedHost, timeout: float) -> None:
+    t0 = time.monotonic()
+    rh.host.boot()
+    rh.facts = rh.host.wait_for_cloud_init(timeout=timeout)
+    rh.boot_seconds = time.monotonic() - t0
+    print(f"\n[boot] {rh.name}: first boot to cloud-init done in {rh.boot_seconds:.0f} s")

@@ -1,0 +1,166 @@
+"""The Airflow VM, booted from its rendered user-data, probed as a user and as an attacker would.
+Tests run in file order on one booted host (module fixture); the restart test comes last."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from probes import exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
+from rendered import boot_rendered, first_boot, stop_rendered
+
+BOOT_TIMEOUT = float(os.environ.get("BOOT_AIRFLOW_TIMEOUT", "2400"))
+DAG_FILE = "fraud_pipeline.py"
+MIGRATE = "airflow-db-migrate.service"  # oneshot, first boot only (condition on a stamp file)
+LONG_RUNNING = ["airflow-api-server.service", "airflow-scheduler.service",
+                "airflow-dag-processor.service", "airflow-triggerer.service"]
+
+
+@pytest.fixture(scope="module")
+def airflow_host(host_factory):
+    rh = boot_rendered("airflow", host_factory, None, BOOT_TIMEOUT)
+    try:
+        first_boot(rh, BOOT_TIMEOUT)
+        yield rh
+    finally:
+        stop_rendered(rh)
+
+
+@pytest.fixture(scope="module")
+def ca(airflow_host, tmp_path_factory) -> Path:
+    return airflow_host.ca_file(tmp_path_factory.mktemp("airflow-ca"))
+
+
+def airflow_cli(rh, *args: str) -> str:
+    """The airflow CLI as the service runs it: its user, its environment file, its venv."""
+    res = rh.host.run(["systemd-run", "--quiet", "--wait", "--pipe", "--collect",
+                       "-p", "User=airflow", "-p", "EnvironmentFile=/etc/yc-mlops/airflow.env",
+                       "-p", "WorkingDirectory=/var/lib/airflow",
+                       "/opt/airflow/venv/bin/airflow", *args], timeout=300)
+    return res.stdout
+
+
+def admin(rh) -> tuple[str, str]:
+    return next(iter(rh.web_users.items()))
+
+
+def health(rh, ca) -> dict:
+    status, body = rh.https("/api/v2/monitor/health", ca, admin(rh), timeout=5)
+    assert status == 200, (status, body[:500])
+    return json.loads(body)
+
+
+def test_cloud_init_finishes_without_errors(airflow_host):
+    assert "status: done" in airflow_host.facts["status_text"], airflow_host.facts["status_text"]
+    assert airflow_host.facts["result"]["v1"]["errors"] == []
+
+
+def test_every_shipped_unit_is_active(airflow_host):
+    assert set(LONG_RUNNING) | {MIGRATE} == set(airflow_host.units), airflow_host.units
+    states = {u: airflow_host.host.unit_state(u) for u in airflow_host.units + ["nginx.service"]}
+    assert all(s == "active" for s in states.values()), states
+
+
+def test_boot_script_used_only_loopback_standins(airflow_host):
+    used = logged_endpoints(airflow_host.host.read("/var/log/cloud-init-output.log"))
+    assert set(used) >= {"YC_METADATA_URL", "YC_LOCKBOX_PAYLOAD_URL", "YC_PG_HOST"}, used
+    assert all(is_loopback(v) for v in used.values()), used
+    paths = [p for _, p, status in airflow_host.api.requests if status == 200]
+    for sid, _ in airflow_host.secret_values:
+        assert f"/lockbox/v1/secrets/{sid}/payload" in paths
+
+
+def test_ui_asks_for_credentials_and_refuses_wrong_ones(airflow_host, ca):
+    user, password = admin(airflow_host)
+    assert airflow_host.https("/", ca)[0] == 401
+    assert airflow_host.https("/", ca, (user, password + "x"))[0] == 401
+    assert airflow_host.https("/", ca, ("nobody", password))[0] == 401
+
+
+def test_ui_lets_the_admin_in(airflow_host, ca):
+    status, body = airflow_host.https("/", ca, admin(airflow_host))
+    assert status == 200
+    assert "airflow" in body.lower()
+
+
+def test_scheduler_and_dag_processor_are_running(airflow_host, ca):
+    def healthy():
+        h = health(airflow_host, ca)
+        return all(h.get(k, {}).get("status") == "healthy"
+                   for k in ("metadatabase", "scheduler", "dag_processor", "triggerer")) and h
+    print(f"\n[boot] airflow health: {wait_for(healthy, 120, 2, 'all Airflow components healthy')}")
+
+
+def test_dag_is_loaded_without_import_errors(airflow_host):
+    def listed():
+        dags = json.loads(airflow_cli(airflow_host, "dags", "list", "-o", "json") or "[]")
+        return [d for d in dags if str(d.get("fileloc", "")).endswith(DAG_FILE)]
+    dags = wait_for(listed, 180, 5, f"a DAG from {DAG_FILE} parsed by the dag-processor")
+    assert [d["dag_id"] for d in dags] == ["fraud_pipeline"]
+    errors = json.loads(airflow_cli(airflow_host, "dags", "list-import-errors", "-o", "json") or "[]")
+    assert errors == [], errors
+
+
+def test_airflow_listens_on_loopback_only(airflow_host):
+    socks = listeners(airflow_host.host)
+    exposed = sorted({(a, p, n) for a, p, n in socks if not is_loopback(a)})
+    assert exposed and all(p == 443 and "nginx" in n for _, p, n in exposed), exposed
+    api = [(a, p) for a, p, n in socks if p == 8080]
+    assert api and all(a == "127.0.0.1" for a, _ in api), socks
+
+
+@pytest.mark.parametrize("unit", ["airflow-api-server.service", "airflow-scheduler.service"])
+def test_kill_9_is_repaired_within_15_s_and_keeps_the_journal(airflow_host, ca, unit):
+    h = airflow_host.host
+    before = h.main_pid(unit)
+    journal_before = h.run(["journalctl", "-u", unit, "-o", "cat"]).stdout.splitlines()
+    assert before > 0 and journal_before
+    t0 = time.monotonic()
+    h.run(["kill", "-9", str(before)])
+    wait_for(lambda: h.main_pid(unit) not in (0, before) and h.unit_state(unit) == "active", 15,
+             what=f"{unit} restarted")
+    if unit == "airflow-api-server.service":
+        wait_for(lambda: health(airflow_host, ca), 15, what="the UI answering again")
+    print(f"\n[boot] {unit} back {time.monotonic() - t0:.1f} s after kill -9")
+    journal_after = h.run(["journalctl", "-u", unit, "-o", "cat"]).stdout.splitlines()
+    assert journal_after[:len(journal_before)] == journal_before
+
+
+def test_units_exposure_scores(airflow_host):
+    scores = {u: exposure_score(airflow_host.host, u) for u in airflow_host.units + ["nginx.service"]}
+    print(f"\n[boot] airflow host systemd-analyze security: {scores}")
+    high = {u: s for u, s in scores.items() if s > 5.0}
+    assert not high, f"exposure above 5.0: {high}"
+
+
+def test_restart_of_the_host_brings_everything_back_without_rerunning_first_boot(airflow_host, ca):
+    h = airflow_host.host
+    lockbox_calls = len(airflow_host.api.requests)
+    h.stop()
+    h.boot()
+    facts = h.wait_for_cloud_init(timeout=300)
+    assert "status: done" in facts["status_text"]
+    wait_for(lambda: all(h.unit_state(u) == "active" for u in LONG_RUNNING + ["nginx.service"]), 120,
+             what="all Airflow units active after restart")
+    # the migration ran once, on the first boot; its condition skips it now
+    assert h.run(["systemctl", "show", "-p", "ConditionResult", "--value", MIGRATE]).stdout.strip() == "no"
+    assert h.read("/var/log/cloud-init-output.log").count("endpoint overrides read") == 1
+    assert len(airflow_host.api.requests) == lockbox_calls, "the boot script ran again"
+    wait_for(lambda: health(airflow_host, ca)["scheduler"]["status"] == "healthy", 120, 2,
+             what="scheduler healthy after restart")
+
+
+def test_no_secret_in_user_data_cloud_init_log_or_journal(airflow_host):
+    h = airflow_host.host
+    places = {
+        "rendered user-data": airflow_host.user_data,
+        "/var/log/cloud-init-output.log": h.read("/var/log/cloud-init-output.log"),
+        "/var/log/cloud-init.log": h.read("/var/log/cloud-init.log"),
+        "journal": h.run(["journalctl", "--no-pager", "-o", "cat"], timeout=120).stdout,
+    }
+    assert len(places["journal"]) > 1000
+    leaks = {where: len(secrets_found(text, airflow_host.all_secrets())) for where, text in places.items()}
+    assert not any(leaks.values()), f"secret values found (count per place): {leaks}"
