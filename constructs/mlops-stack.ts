@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { TerraformOutput, TerraformStack } from "cdktf";
+import { Fn, Op, TerraformLocal, TerraformOutput, TerraformStack } from "cdktf";
 import { IamServiceAccount } from "../.gen/providers/yandex/iam-service-account";
 import { YandexProvider } from "../.gen/providers/yandex/provider";
 import { ResourcemanagerFolderIamMember } from "../.gen/providers/yandex/resourcemanager-folder-iam-member";
@@ -72,20 +72,20 @@ export class MlopsStack extends TerraformStack {
       subnetCidr: cfg.subnetCidr,
       labels,
     });
-    // the example config synthesizes (tests, validate), but Terraform refuses to plan it: the first
-    // resource of the graph carries a precondition that is false while placeholders remain.
-    if (cfg.placeholders.length > 0) {
-      this.network.vpc.lifecycle = {
-        precondition: [
-          {
-            condition: false,
-            errorMessage:
-              `Refusing to deploy: ${props.configFile ?? "config.example.json"} still has placeholder values ` +
-              `(${cfg.placeholders.join(", ")}). Copy config.example.json, fill in real values and set YC_MLOPS_CONFIG to the copy.`,
-          },
-        ],
-      };
-    }
+    // the example config synthesizes (tests, `terraform validate`), but Terraform refuses to plan it:
+    // a precondition on the network fails while placeholders remain, so `cdktf deploy` stops at
+    // plan, before anything is created. (A literal `false` is rejected by validate, hence the local.)
+    const placeholders = new TerraformLocal(this, "config_placeholders", [...cfg.placeholders]);
+    this.network.vpc.lifecycle = {
+      precondition: [
+        {
+          condition: Op.eq(Fn.lengthOf(placeholders.asList), 0),
+          errorMessage:
+            `Refusing to deploy: ${props.configFile ?? "config.example.json"} still has placeholder values ` +
+            `(${cfg.placeholders.join(", ") || "none"}). Copy config.example.json, fill in real values and set YC_MLOPS_CONFIG to the copy.`,
+        },
+      ],
+    };
 
     this.secrets = new Secrets(this, "Secrets", { namePrefix: cfg.namePrefix, folderId: cfg.folderId, labels });
 

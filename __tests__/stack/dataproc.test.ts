@@ -62,9 +62,11 @@ describe("DataprocCluster", () => {
   });
 
   it("waits for its IAM roles before the cluster is created", () => {
-    const grants = Object.keys(resourcesOf(json, "yandex_resourcemanager_folder_iam_member"))
-      .filter((n) => folderRolesOf(json, saName).length > 0 && (resourcesOf(json, "yandex_resourcemanager_folder_iam_member")[n].member as string).includes(saName))
+    const members = resourcesOf(json, "yandex_resourcemanager_folder_iam_member");
+    const grants = Object.keys(members)
+      .filter((n) => members[n].member === `serviceAccount:${ref("yandex_iam_service_account", saName)}`)
       .map((n) => `yandex_resourcemanager_folder_iam_member.${n}`);
+    expect(grants).toHaveLength(2);
     expect(cluster.depends_on).toEqual(expect.arrayContaining(grants));
   });
 });

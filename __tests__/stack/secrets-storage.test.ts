@@ -98,3 +98,41 @@ describe("JobCode", () => {
     expect(json.output!.jobs_uri.value).toBe("s3a://${yandex_storage_bucket." + onlyName(json, "yandex_storage_bucket") + ".bucket}/jobs/");
   });
 });
+
+describe("who reads which secret", () => {
+  const accounts = resourcesOf(json, "yandex_iam_service_account");
+  const accountRef = (name: string) => {
+    const entry = Object.entries(accounts).find(([, a]: [string, any]) => a.name === name);
+    if (!entry) throw new Error(`no service account named ${name}`);
+    return `serviceAccount:${ref("yandex_iam_service_account", entry[0])}`;
+  };
+  const secretNameById = new Map(Object.entries(secrets).map(([logical, s]: [string, any]) => [ref("yandex_lockbox_secret", logical), s.name]));
+  const readableBy = (account: string) =>
+    Object.values(resourcesOf(json, "yandex_lockbox_secret_iam_member"))
+      .filter((m: any) => m.member === accountRef(account))
+      .map((m: any) => secretNameById.get(m.secret_id))
+      .sort();
+
+  it("lets the MLflow VM read exactly its DB password, its web passwords and the S3 key", () => {
+    expect(readableBy("fraud-mlflow-vm")).toEqual(["fraud-mlflow-admin", "fraud-mlflow-jobs", "fraud-pg-mlflow", "fraud-s3-key"]);
+  });
+
+  it("lets the Airflow VM read exactly its DB password, its UI password and its internal keys", () => {
+    expect(readableBy("fraud-airflow-vm")).toEqual([
+      "fraud-airflow-admin",
+      "fraud-airflow-api-secret-key",
+      "fraud-airflow-fernet-seed",
+      "fraud-airflow-jwt-secret",
+      "fraud-pg-airflow",
+    ]);
+  });
+
+  it("lets the Data Proc nodes read only the MLflow jobs password", () => {
+    expect(readableBy("fraud-dataproc")).toEqual(["fraud-mlflow-jobs"]);
+  });
+
+  it("runs each VM as its own service account", () => {
+    const vmAccounts = Object.values(resourcesOf(json, "yandex_compute_instance")).map((vm: any) => `serviceAccount:${vm.service_account_id}`).sort();
+    expect(vmAccounts).toEqual([accountRef("fraud-airflow-vm"), accountRef("fraud-mlflow-vm")].sort());
+  });
+});

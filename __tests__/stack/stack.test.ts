@@ -55,17 +55,20 @@ describe("MlopsStack", () => {
     );
   });
 
-  it("lets a filled-in config plan: no refusal precondition", () => {
-    const vpc = resourcesOf(json, "yandex_vpc_network")[onlyName(json, "yandex_vpc_network")];
-    expect(vpc.lifecycle).toBeUndefined();
+  it("lets a filled-in config plan: the refusal precondition holds (no placeholders)", () => {
+    expect((json as any).locals.config_placeholders).toEqual([]);
   });
 
   it("refuses to plan while placeholders remain, naming them", () => {
     const cfg = { ...deployableConfig(), placeholders: ["folderId", "sshPublicKey"] };
-    const placeholderJson = synthStack(cfg).json;
+    const placeholderJson = synthStack(cfg).json as any;
+    expect(placeholderJson.locals.config_placeholders).toEqual(["folderId", "sshPublicKey"]);
     const vpc = resourcesOf(placeholderJson, "yandex_vpc_network")[onlyName(placeholderJson, "yandex_vpc_network")];
     expect(vpc.lifecycle.precondition).toEqual([
-      { condition: false, error_message: expect.stringMatching(/Refusing to deploy: test-config\.json still has placeholder values \(folderId, sshPublicKey\)/) },
+      {
+        condition: "${length(local.config_placeholders) == 0}",
+        error_message: expect.stringMatching(/Refusing to deploy: test-config\.json still has placeholder values \(folderId, sshPublicKey\)/),
+      },
     ]);
   });
 });
