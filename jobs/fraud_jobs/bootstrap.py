@@ -162,15 +162,16 @@ def run(args: argparse.Namespace) -> dict:
     lr_df = read_predictions(spark, args.data_root, logical_date, MODEL_A)
     rf_df = read_predictions(spark, args.data_root, logical_date, MODEL_B)
 
-    mlflow.set_tracking_uri(args.mlflow_uri)
-    client = mlflow.MlflowClient()
-    runs = {m: find_train_run(client, args.experiment, logical_date, m) for m in (MODEL_A, MODEL_B)}
-
+    # Every data check comes before any MLflow write, so bad input leaves no trace anywhere.
     counts = joint_counts(lr_df, rf_df)
     try:
         f1_a, f1_b = evaluate.per_model_f1(counts, args.n_boot, args.seed, args.confidence)
     except evaluate.EvaluationError as exc:
         raise JobError(f"validation predictions for {logical_date}: {exc}") from None
+
+    mlflow.set_tracking_uri(args.mlflow_uri)
+    client = mlflow.MlflowClient()
+    runs = {m: find_train_run(client, args.experiment, logical_date, m) for m in (MODEL_A, MODEL_B)}
 
     per_model = {MODEL_A: f1_a, MODEL_B: f1_b}
     for model, result in per_model.items():

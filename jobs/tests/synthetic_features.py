@@ -1,0 +1,54 @@
+"""Small synthetic feature tables in the preprocess output shape, for the model-step tests.
+
+Fraud depends on TX_AMOUNT through a *band* (120 < amount < 160): a random forest finds it, a
+logistic regression (monotone in each feature) cannot, so the true F1 difference is large and known
+in sign. The other 14 features are noise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from fraud_jobs import layout
+
+
+def feature_frame(end: str, days: int = 7, rows_per_day: int = 400, seed: int = 0,
+                  fraud_rate_outside: float = 0.005, one_class_dates: tuple[str, ...] = ()
+                  ) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    end_date = dt.date.fromisoformat(end)
+    frames = []
+    next_id = 1
+    for i in range(days):
+        day = end_date - dt.timedelta(days=days - 1 - i)
+        n = rows_per_day
+        amount = rng.uniform(0, 300, n)
+        in_band = (amount > 120) & (amount < 160)
+        fraud = np.where(in_band, rng.random(n) < 0.9, rng.random(n) < fraud_rate_outside)
+        if day.isoformat() in one_class_dates:
+            fraud[:] = False
+        seconds = np.sort(rng.integers(0, 86_400, n))
+        frame = {
+            layout.KEY_COLUMN: np.arange(next_id, next_id + n, dtype=np.int64),
+            layout.TIME_COLUMN: pd.to_datetime(day.isoformat()) + pd.to_timedelta(seconds, "s"),
+            "CUSTOMER_ID": rng.integers(0, 100, n).astype(np.int64),
+            "TERMINAL_ID": rng.integers(0, 50, n).astype(np.int64),
+            layout.LABEL_COLUMN: fraud.astype(np.int32),
+        }
+        for col in layout.FEATURE_COLUMNS:
+            frame[col] = amount if col == "TX_AMOUNT" else rng.normal(0, 1, n)
+        frame[layout.DATE_COLUMN] = day.isoformat()
+        frames.append(pd.DataFrame(frame))
+        next_id += n
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_features(spark, data_root: str, end: str, drop_columns: tuple[str, ...] = (), **kwargs):
+    """Write <data-root>/features/ partitioned by TX_DATE, like preprocess does."""
+    pdf = feature_frame(end, **kwargs).drop(columns=list(drop_columns))
+    df = spark.createDataFrame(pdf)
+    df.write.mode("overwrite").partitionBy(layout.DATE_COLUMN).parquet(layout.features(data_root))
+    return pdf
