@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import sys
 import traceback
 import uuid
@@ -54,10 +55,20 @@ def run_job(main: Callable[[Sequence[str] | None], Any], argv: Sequence[str] | N
 # CLI helpers
 
 
+_DATE_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _strict_date(value: str) -> dt.date:
+    # date.fromisoformat on Python 3.11 also takes "20240720" or "2024-W29-6": insist on YYYY-MM-DD
+    if not isinstance(value, str) or not _DATE_SHAPE.fullmatch(value):
+        raise ValueError(f"bad date {value!r}: expected YYYY-MM-DD")
+    return _spec_parse_date(value)
+
+
 def parse_date(value: str) -> dt.date:
     """Strict YYYY-MM-DD; raises JobError naming the bad value."""
     try:
-        return _spec_parse_date(value)
+        return _strict_date(value)
     except ValueError as exc:
         raise JobError(str(exc)) from None
 
@@ -65,7 +76,7 @@ def parse_date(value: str) -> dt.date:
 def date_arg(value: str) -> dt.date:
     """argparse `type=` for dates: a bad value ends in `error: argument --date: bad date ...`."""
     try:
-        return _spec_parse_date(value)
+        return _strict_date(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -142,7 +153,10 @@ def spark_session(app_name: str, conf: dict[str, str] | None = None):
     launched_by_spark_submit = "PYSPARK_GATEWAY_PORT" in os.environ
     if SparkSession.getActiveSession() is None and not launched_by_spark_submit:
         builder = builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
+        # a local run serves nothing beyond the loopback interface
         builder = builder.config("spark.ui.enabled", "false")
+        builder = builder.config("spark.driver.bindAddress", "127.0.0.1")
+        builder = builder.config("spark.driver.host", "127.0.0.1")
     # Partition dates and hours are computed in UTC everywhere (the cluster and a laptop agree).
     builder = builder.config("spark.sql.session.timeZone", "UTC")
     for key, value in (conf or {}).items():
@@ -322,3 +336,60 @@ def read_parquet(spark, path: str, what: str = "input"):
     """Read Parquet, with a JobError naming the path when it is missing."""
     require_path(spark, path, what)
     return spark.read.parquet(path)
+
+
+def read_partitioned_table(spark, table: str, schema, what: str, dates: Iterable[str] | None = None):
+    """A date-partitioned table with its documented schema, TX_DATE kept a string (Spark would
+    otherwise infer a date type from the folder names); optionally only some dates."""
+    from pyspark.sql import functions as F
+
+    from fraud_jobs import layout
+
+    require_path(spark, table, what)
+    df = spark.read.schema(layout.ddl((*schema, (layout.DATE_COLUMN, "string")))).parquet(table)
+    if dates is not None:
+        df = df.where(F.col(layout.DATE_COLUMN).isin(list(dates)))
+    return df
+
+
+def read_features(spark, data_root: str, dates: Iterable[str] | None = None):
+    """<data-root>/features/ as preprocess wrote it (layout.FEATURE_TABLE_SCHEMA + TX_DATE string)."""
+    from fraud_jobs import layout
+
+    return read_partitioned_table(
+        spark, layout.features(data_root), layout.FEATURE_TABLE_SCHEMA,
+        "features (run preprocess first)", dates,
+    )
+
+
+def check_schema(df, expected: tuple[tuple[str, str], ...], where: str) -> None:
+    """Exact column names and types (order free); the error lists every difference."""
+    actual = dict(df.dtypes)
+    wanted = dict(expected)
+    problems = []
+    missing = [c for c in wanted if c not in actual]
+    extra = [c for c in actual if c not in wanted]
+    if missing:
+        problems.append(f"missing column(s) {', '.join(missing)}")
+    if extra:
+        problems.append(f"unexpected column(s) {', '.join(extra)}")
+    for name, kind in wanted.items():
+        if name in actual and actual[name] != kind:
+            problems.append(f"column {name} is {actual[name]}, expected {kind}")
+    if problems:
+        raise JobError(f"bad schema in {where}: {'; '.join(problems)}")
+
+
+def read_checked(spark, path: str, schema, what: str):
+    """Read Parquet at `path` and check its exact schema; errors name the path and the columns."""
+    from pyspark.errors import AnalysisException
+
+    require_path(spark, path, what)
+    try:
+        df = spark.read.parquet(path)
+    except AnalysisException as exc:
+        # e.g. a folder with no Parquet file in it: Spark cannot infer a schema
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise JobError(f"cannot read {what} at {path}: {first}") from None
+    check_schema(df, schema, f"{what} at {path}")
+    return df

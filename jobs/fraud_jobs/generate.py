@@ -12,6 +12,8 @@ import argparse
 import datetime as dt
 from typing import Sequence
 
+import numpy as np
+
 from fraud_jobs import layout
 from fraud_jobs.common import (
     JobError,
@@ -84,8 +86,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, int]:
     sim = Simulator(params)
     tx = sim.days(window)
     per_day = {d.isoformat(): 0 for d in window}
-    for day_str in tx["TX_DATE"]:
-        per_day[day_str] += 1
+    values, counts = np.unique(tx["TX_DATE"], return_counts=True)
+    per_day.update({str(v): int(c) for v, c in zip(values, counts)})
     empty = [d for d, n in per_day.items() if n == 0]
     if empty:
         log(f"warning: no transactions generated on {', '.join(empty)}")

@@ -112,6 +112,19 @@ TERMINAL_SCHEMA: tuple[tuple[str, str], ...] = (
 )
 
 
+# Types of FEATURE_TABLE_COLUMNS (+ the extra time columns) as written by preprocess.
+FEATURE_TABLE_SCHEMA: tuple[tuple[str, str], ...] = (
+    (KEY_COLUMN, "bigint"),
+    (TIME_COLUMN, "timestamp"),
+    ("CUSTOMER_ID", "bigint"),
+    ("TERMINAL_ID", "bigint"),
+    (LABEL_COLUMN, "int"),
+    *((name, "double") for name in FEATURE_COLUMNS),
+    ("TX_HOUR", "int"),
+    ("TX_DAY_OF_WEEK", "int"),
+)
+
+
 def ddl(schema: tuple[tuple[str, str], ...]) -> str:
     """A Spark DDL string, e.g. for spark.read.schema(...)."""
     return ", ".join(f"`{name}` {kind}" for name, kind in schema)

@@ -27,6 +27,7 @@ from fraud_jobs.common import (
     log,
     path_exists,
     positive_int,
+    read_checked,
     require_path,
     spark_session,
     uri_arg,
@@ -97,25 +98,16 @@ def add_features(tx):
 
 def read_raw(spark, data_root: str, window: list[dt.date]):
     """The raw transactions from HISTORY_DAYS before the window to its end; checks the window days."""
-    from pyspark.errors import AnalysisException
     from pyspark.sql import functions as F
-
-    from fraud_jobs.save_to_hdfs import check_schema
 
     table = layout.raw_transactions(data_root)
     require_path(spark, table, "raw transactions (run save_to_hdfs first)")
-    day_dirs = []
     for day in window:
         path = layout.partition_dir(table, day.isoformat())
         if not path_exists(spark, path):
             raise JobError(f"no raw transactions for {day}: {path} not found")
-        day_dirs.append(path)
-    try:
-        window_files = spark.read.parquet(*day_dirs)
-    except AnalysisException as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise JobError(f"cannot read raw transactions of {window[0]}..{window[-1]}: {first}") from None
-    check_schema(window_files, layout.TRANSACTION_SCHEMA, f"raw transactions under {table}")
+        # each day's own files: a multi-folder read would take the schema of one file only
+        read_checked(spark, path, layout.TRANSACTION_SCHEMA, f"raw transactions of {day}")
 
     first_day = (window[0] - dt.timedelta(days=HISTORY_DAYS)).isoformat()
     schema = layout.ddl((*layout.TRANSACTION_SCHEMA, (layout.DATE_COLUMN, "string")))

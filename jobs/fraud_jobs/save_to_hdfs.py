@@ -16,6 +16,7 @@ from typing import Sequence
 from fraud_jobs import layout
 from fraud_jobs.common import (
     JobError,
+    read_checked,
     date_arg,
     date_window,
     log,
@@ -36,38 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--data-root", type=uri_arg, required=True)
     ap.add_argument("--days", type=positive_int, default=7)
     return ap
-
-
-def check_schema(df, expected: tuple[tuple[str, str], ...], where: str) -> None:
-    """Exact column names and types (order free); the error lists every difference."""
-    actual = dict(df.dtypes)
-    wanted = dict(expected)
-    problems = []
-    missing = [c for c in wanted if c not in actual]
-    extra = [c for c in actual if c not in wanted]
-    if missing:
-        problems.append(f"missing column(s) {', '.join(missing)}")
-    if extra:
-        problems.append(f"unexpected column(s) {', '.join(extra)}")
-    for name, kind in wanted.items():
-        if name in actual and actual[name] != kind:
-            problems.append(f"column {name} is {actual[name]}, expected {kind}")
-    if problems:
-        raise JobError(f"bad schema in {where}: {'; '.join(problems)}")
-
-
-def read_checked(spark, path: str, schema, what: str):
-    from pyspark.errors import AnalysisException
-
-    require_path(spark, path, what)
-    try:
-        df = spark.read.parquet(path)
-    except AnalysisException as exc:
-        # e.g. a folder with no Parquet file in it: Spark cannot infer a schema
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise JobError(f"cannot read {what} at {path}: {first}") from None
-    check_schema(df, schema, f"{what} at {path}")
-    return df
 
 
 def read_landed_window(spark, landing_root: str, window):

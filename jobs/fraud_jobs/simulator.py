@@ -31,6 +31,7 @@ is unique and the same in every run.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -181,8 +182,12 @@ def terminals_within_radius(customers: Customers, terminals: Terminals, radius: 
     return Reach(indptr, pt.astype(np.int64))
 
 
+@functools.lru_cache(maxsize=4096)
 def _picks(seed: int, stream: int, day: dt.date, population: int, k: int) -> np.ndarray:
-    return _rng(seed, stream, day.toordinal()).choice(population, size=k, replace=False)
+    # cached: a day's picks are looked up by each of the next 28 (or 14) days
+    picks = _rng(seed, stream, day.toordinal()).choice(population, size=k, replace=False)
+    picks.setflags(write=False)
+    return picks
 
 
 def compromised_terminals(params: SimulatorParams, day: dt.date) -> np.ndarray:
@@ -256,15 +261,25 @@ class Simulator:
         s1 = amount > FRAUD_AMOUNT_THRESHOLD
         fraud[s1], scenario[s1] = 1, 1
         # 2: compromised terminals
-        s2 = np.isin(terminal, compromised_terminals(p, day))
+        at_compromised = np.zeros(p.terminals, dtype=bool)
+        at_compromised[compromised_terminals(p, day)] = True
+        s2 = at_compromised[terminal]
         fraud[s2], scenario[s2] = 1, 2
-        # 3: card-not-present, per active compromise in a fixed order (deterministic draws)
-        cnp_rng = _rng(p.seed, _STREAM_CNP, day.toordinal())
+        # 3: card-not-present. Each active compromise naming the customer takes the transaction
+        # with prob 1/3 (independently); every take multiplies the amount by 5.
+        active = np.zeros(p.customers, dtype=np.int64)
         for victims in compromised_customers(p, day):
-            hit = np.nonzero(np.isin(customer, victims))[0]
-            chosen = hit[cnp_rng.random(len(hit)) < 1 / 3]
-            amount[chosen] = np.round(amount[chosen] * 5, 2)
-            fraud[chosen], scenario[chosen] = 1, 3
+            np.add.at(active, victims, 1)
+        draws = active[customer]
+        if draws.any():
+            cnp_rng = _rng(p.seed, _STREAM_CNP, day.toordinal())
+            exposed = np.nonzero(draws)[0]
+            taken = cnp_rng.random(int(draws[exposed].sum())) < 1 / 3
+            starts = np.concatenate(([0], np.cumsum(draws[exposed])[:-1]))
+            takes = np.add.reduceat(taken.astype(np.int64), starts)
+            hit = exposed[takes > 0]
+            amount[hit] = np.round(amount[hit] * 5.0 ** takes[takes > 0], 2)
+            fraud[hit], scenario[hit] = 1, 3
 
         midnight = np.datetime64(day.isoformat(), "s")
         return {
@@ -275,7 +290,7 @@ class Simulator:
             "TX_AMOUNT": amount,
             "TX_FRAUD": fraud,
             "TX_FRAUD_SCENARIO": scenario,
-            "TX_DATE": np.full(n, day.isoformat(), dtype=object),
+            "TX_DATE": np.full(n, day.isoformat(), dtype="U10"),
         }
 
     def days(self, days: list[dt.date]) -> dict[str, np.ndarray]:

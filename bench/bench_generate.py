@@ -1,0 +1,81 @@
+"""Benchmark: the vectorized simulator (jobs/fraud_jobs/simulator.py) vs a row-by-row Python loop
+implementation of the same model (bench/loop_simulator.py). Prints times and the speed-up ratio.
+
+Usage: python bench/bench_generate.py [--loop-subset 500] [--repeat 5]
+Sizes: 500 customers / 100 terminals / 7 days and the handbook's 5,000 / 10,000 / 183 days, r = 5.
+At the handbook size the loop runs on a subset of the customers and is extrapolated linearly
+(its work is proportional to the number of customers); the output says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "jobs"))
+sys.path.insert(0, HERE)
+
+from fraud_jobs.simulator import Simulator, SimulatorParams, _picks  # noqa: E402
+from loop_simulator import generate_loop  # noqa: E402
+
+START = dt.date(2018, 4, 1)
+
+
+def vectorized(customers, terminals, radius, days, seed):
+    _picks.cache_clear()  # no warm cache between repetitions
+    t0 = time.perf_counter()
+    sim = Simulator(SimulatorParams(customers=customers, terminals=terminals, radius=radius, seed=seed))
+    data = sim.days(days)
+    return time.perf_counter() - t0, data
+
+
+def loop(customers, terminals, radius, days, seed, subset=None):
+    t0 = time.perf_counter()
+    rows = generate_loop(customers, terminals, radius, days, seed, customer_subset=subset)
+    return time.perf_counter() - t0, rows
+
+
+def run_size(label, customers, terminals, n_days, radius, repeat, subset=None):
+    days = [START + dt.timedelta(days=i) for i in range(n_days)]
+    vec_times = []
+    for _ in range(repeat):
+        seconds, data = vectorized(customers, terminals, radius, days, seed=1)
+        vec_times.append(seconds)
+    vec = min(vec_times)
+    n_tx = len(data["TX_AMOUNT"])
+    fraud = data["TX_FRAUD"].mean() if n_tx else 0.0
+    loop_times = []
+    for _ in range(1 if subset else repeat):
+        seconds, rows = loop(customers, terminals, radius, days, seed=1, subset=subset)
+        loop_times.append(seconds)
+    loop_measured = min(loop_times)
+    if subset:
+        loop_est = loop_measured * customers / subset
+        loop_note = (f"{loop_est:8.2f} s  (EXTRAPOLATED: measured {loop_measured:.2f} s on {subset} of "
+                     f"{customers} customers, {len(rows):,} rows, x{customers / subset:.0f})")
+    else:
+        loop_est = loop_measured
+        loop_note = f"{loop_est:8.3f} s  (measured, {len(rows):,} rows, best of {repeat})"
+    print(f"== {label}: {customers} customers / {terminals} terminals / {n_days} days / r = {radius}")
+    print(f"   vectorized: {vec:8.3f} s  ({n_tx:,} transactions, fraud {fraud:.3%}, best of {repeat})")
+    print(f"   loop:       {loop_note}")
+    print(f"   speed-up:   {loop_est / vec:8.1f}x")
+    return vec, loop_est
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--loop-subset", type=int, default=500, help="customers the loop runs at the big size")
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    run_size("quick", 500, 100, 7, 5.0, args.repeat)
+    vec, _ = run_size("handbook", 5000, 10000, 183, 5.0, max(1, args.repeat // 2), subset=args.loop_subset)
+    print(f"handbook size in {vec:.2f} s (target < 20 s); target speed-up >= 50x")
+
+
+if __name__ == "__main__":
+    main()

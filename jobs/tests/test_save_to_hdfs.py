@@ -1,0 +1,143 @@
+"""Step 2: validation of the landed window and an idempotent, atomic copy into raw/ (file:// and HDFS)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from fraud_jobs import layout, save_to_hdfs
+from fraud_jobs.common import JobError, list_names, read_features, run_job
+from tests.jobs_helpers import read_partitioned, run_generate, run_preprocess, run_save, tree
+
+DATE, DAYS = "2024-06-12", 3
+WINDOW = ["2024-06-10", "2024-06-11", "2024-06-12"]
+
+
+@pytest.fixture(scope="module")
+def landed(spark, tmp_path_factory):
+    """A landing root with 4 days (one more than the window), generated once for this module."""
+    path = tmp_path_factory.mktemp("landing")
+    counts = run_generate(f"file://{path}", DATE, days=DAYS + 1)
+    return path, counts
+
+
+@pytest.fixture()
+def landing_copy(landed, tmp_path):
+    """A private copy of the landing root that a test may damage."""
+    src, counts = landed
+    dst = tmp_path / "landing"
+    shutil.copytree(src, dst)
+    return dst, counts
+
+
+def rewrite_day(spark, landing, day: str, transform):
+    """Replace one landed day's Parquet with transform(its rows)."""
+    folder = landing / "transactions" / f"TX_DATE={day}"
+    df = transform(spark.read.parquet(f"file://{folder}")).localCheckpoint()
+    shutil.rmtree(folder)
+    df.write.parquet(f"file://{folder}")
+
+
+def test_copies_the_window_into_raw_by_date(spark, landed, tmp_uri):
+    src, counts = landed
+    data = f"{tmp_uri}/data"
+    saved = run_save(f"file://{src}", data, DATE, DAYS)
+    assert saved == {d: counts[d] for d in WINDOW}
+    raw = read_partitioned(spark, layout.raw_transactions(data), layout.TRANSACTION_SCHEMA)
+    landing = read_partitioned(spark, layout.landing_transactions(f"file://{src}"), layout.TRANSACTION_SCHEMA)
+    assert raw.exceptAll(landing.where(landing.TX_DATE.isin(WINDOW))).count() == 0
+    assert raw.count() == sum(saved.values())
+    assert spark.read.parquet(layout.raw_customers(data)).count() == 60
+    assert spark.read.parquet(layout.raw_terminals(data)).count() == 150
+
+
+def test_rerun_replaces_dates_and_keeps_the_others(spark, landed, tmp_uri):
+    src, counts = landed
+    data = f"{tmp_uri}/data"
+    run_save(f"file://{src}", data, "2024-06-11", DAYS)  # 06-09 .. 06-11
+    run_save(f"file://{src}", data, DATE, DAYS)  # 06-10 .. 06-12, overlapping two dates
+    run_save(f"file://{src}", data, DATE, DAYS)  # the same run again
+    raw = read_partitioned(spark, layout.raw_transactions(data), layout.TRANSACTION_SCHEMA)
+    per_day = {r["TX_DATE"]: r["count"] for r in raw.groupBy("TX_DATE").count().collect()}
+    assert per_day == counts
+    assert raw.select("TRANSACTION_ID").distinct().count() == raw.count()
+    assert list_names(spark, layout.raw_transactions(data)) == [f"TX_DATE={d}" for d in sorted(counts)]
+
+
+@pytest.fixture()
+def saved_before(spark, landed, tmp_path):
+    """A data root holding an earlier good save, and a snapshot of its files."""
+    src, _ = landed
+    data = tmp_path / "data"
+    run_save(f"file://{src}", f"file://{data}", DATE, DAYS)
+    return data, tree(data)
+
+
+def expect_refusal(spark, landing, data, snapshot, message):
+    with pytest.raises(JobError, match=message):
+        run_save(f"file://{landing}", f"file://{data}", DATE, DAYS)
+    assert tree(data) == snapshot, "a refused run must leave the earlier output as it was"
+
+
+def test_missing_landing_root_is_named(spark, saved_before, tmp_path):
+    data, snapshot = saved_before
+    missing = tmp_path / "nowhere"
+    expect_refusal(spark, missing, data, snapshot, f"landed customers not found: file://{missing}/customers")
+
+
+def test_missing_day_is_named(spark, landing_copy, saved_before):
+    (landing, _), (data, snapshot) = landing_copy, saved_before
+    shutil.rmtree(landing / "transactions" / "TX_DATE=2024-06-11")
+    expect_refusal(spark, landing, data, snapshot, "no landed transactions for 2024-06-11")
+
+
+def test_wrong_column_type_is_named(spark, landing_copy, saved_before):
+    (landing, _), (data, snapshot) = landing_copy, saved_before
+    rewrite_day(spark, landing, "2024-06-12", lambda df: df.withColumn("TX_AMOUNT", df.TX_AMOUNT.cast("string")))
+    expect_refusal(spark, landing, data, snapshot, "column TX_AMOUNT is string, expected double")
+
+
+def test_missing_column_is_named(spark, landing_copy, saved_before):
+    (landing, _), (data, snapshot) = landing_copy, saved_before
+    rewrite_day(spark, landing, "2024-06-10", lambda df: df.drop("TX_FRAUD"))
+    expect_refusal(spark, landing, data, snapshot, r"missing column\(s\) TX_FRAUD")
+
+
+def test_empty_day_is_refused(spark, landing_copy, saved_before):
+    (landing, _), (data, snapshot) = landing_copy, saved_before
+    rewrite_day(spark, landing, "2024-06-11", lambda df: df.limit(0))
+    expect_refusal(spark, landing, data, snapshot, "empty day: no transactions landed for 2024-06-11")
+
+
+def test_duplicate_transaction_ids_are_refused(spark, landing_copy, saved_before):
+    (landing, _), (data, snapshot) = landing_copy, saved_before
+    rewrite_day(spark, landing, "2024-06-12", lambda df: df.unionByName(df.limit(5)))
+    expect_refusal(spark, landing, data, snapshot, "duplicate TRANSACTION_ID: 5 duplicate row")
+
+
+def test_cli_wrapper_prints_the_error_and_exits_2(spark, tmp_path, capsys):
+    argv = ["--date", DATE, "--landing-root", f"file://{tmp_path}/none", "--data-root", f"file://{tmp_path}/data"]
+    with pytest.raises(SystemExit) as exit_info:
+        run_job(save_to_hdfs.main, argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: landed customers not found:") and f"{tmp_path}/none" in err
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.hdfs
+def test_saves_into_a_real_hdfs_and_preprocess_reads_it(spark, landed, hdfs):
+    src, counts = landed
+    data = f"{hdfs}/user/fraud/data"
+    saved = run_save(f"file://{src}", data, DATE, DAYS)
+    run_save(f"file://{src}", data, DATE, DAYS)  # idempotent on HDFS too
+    assert list_names(spark, layout.raw_transactions(data)) == [f"TX_DATE={d}" for d in WINDOW]
+    raw = read_partitioned(spark, layout.raw_transactions(data), layout.TRANSACTION_SCHEMA)
+    assert raw.count() == sum(saved.values())
+    assert not [n for n in list_names(spark, f"{hdfs}/user/fraud", include_hidden=True) if ".tmp-" in n]
+
+    run_preprocess(data, DATE, DAYS)
+    features = read_features(spark, data)
+    assert features.count() == sum(saved.values())
+    assert sorted(r["TX_DATE"] for r in features.select("TX_DATE").distinct().collect()) == WINDOW
