@@ -88,8 +88,9 @@ export interface MlflowHostParams extends CommonHostParams {
   /** Lockbox entry with the static secret key for Object Storage. */
   readonly s3SecretKey: LockboxEntryRef;
   /**
-   * MLflow server worker processes.
-   * @default 2
+   * MLflow server (uvicorn) worker processes. One async worker runs MLflow's handlers in a thread
+   * pool; each extra worker costs a full copy of MLflow in memory.
+   * @default 1
    */
   readonly workers?: number;
 }
@@ -272,7 +273,7 @@ export function renderMlflowHost(p: MlflowHostParams): RenderedHost {
   const h = p.hostname;
   const prefix = p.artifactsPrefix ?? "mlflow";
   if (!/^[A-Za-z0-9._/-]+$/.test(prefix) || prefix.startsWith("/")) fail(h, "bad artifactsPrefix", prefix);
-  const workers = p.workers ?? 2;
+  const workers = p.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > 32) fail(h, "bad MLflow workers count", workers);
   shellSafe(h, "bucket", p.bucket);
 
