@@ -28,7 +28,9 @@ START = dt.date(2018, 4, 1)
 def vectorized(customers, terminals, radius, days, seed):
     _picks.cache_clear()  # no warm cache between repetitions
     t0 = time.perf_counter()
-    sim = Simulator(SimulatorParams(customers=customers, terminals=terminals, radius=radius, seed=seed))
+    # start_date: compromises ramp up from the first day, as in the handbook's run
+    sim = Simulator(SimulatorParams(customers=customers, terminals=terminals, radius=radius, seed=seed,
+                                    start_date=START))
     data = sim.days(days)
     return time.perf_counter() - t0, data
 
@@ -75,6 +77,7 @@ def main() -> None:
     run_size("quick", 500, 100, 7, 5.0, args.repeat)
     vec, _ = run_size("handbook", 5000, 10000, 183, 5.0, max(1, args.repeat // 2), subset=args.loop_subset)
     print(f"handbook size in {vec:.2f} s (target < 20 s); target speed-up >= 50x")
+    print("handbook's own run for comparison: 1,754,155 transactions, 0.837% fraud, ~3 minutes (pandas)")
 
 
 if __name__ == "__main__":
