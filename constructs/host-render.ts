@@ -100,7 +100,7 @@ export interface AirflowHostParams extends CommonHostParams {
   readonly folderId: string;
   /** Lockbox entry of the fernet seed; the VM turns it into [core] fernet_key (urlsafe base64 of its SHA-256). */
   readonly fernetSeed: LockboxEntryRef;
-  /** Lockbox entry of [api_auth] jwt_secret (shared by every Airflow process). */
+  /** Lockbox entry from which the VM derives [api_auth] jwt_secret (hex SHA-512: HS512 wants 64+ bytes). */
   readonly jwtSecret: LockboxEntryRef;
   /** Lockbox entry of [api] secret_key. */
   readonly apiSecretKey: LockboxEntryRef;
@@ -117,7 +117,7 @@ export interface AirflowHostParams extends CommonHostParams {
   readonly startPaused?: boolean;
   /**
    * api-server worker processes.
-   * @default 2
+   * @default 1
    */
   readonly apiWorkers?: number;
 }
@@ -318,7 +318,7 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
   checkCommon(p);
   const h = p.hostname;
   if (!/^[a-z0-9]+$/.test(p.folderId) && !p.folderId.startsWith("${TfToken[")) fail(h, "bad folder id", p.folderId);
-  const workers = p.apiWorkers ?? 2;
+  const workers = p.apiWorkers ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > 32) fail(h, "bad api-server workers count", workers);
   const known = pipelineConfigKeys(p.pipelineSpec);
   const unknown = Object.keys(p.pipelineConfig).filter((k) => !known.includes(k));

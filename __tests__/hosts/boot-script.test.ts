@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { EXAMPLE_MLFLOW } from "../../constructs/host-examples";
-import { renderMlflowHost } from "../../constructs/host-render";
+import { renderAirflowHost, renderMlflowHost } from "../../constructs/host-render";
+import { exampleAirflow } from "../../constructs/host-examples";
 import { run, tempDir } from "./tools";
 
 /**
@@ -12,14 +13,16 @@ const host = renderMlflowHost(EXAMPLE_MLFLOW);
 const boot = host.spec.files.find((f) => f.path === "/usr/local/sbin/yc-mlops-boot")!.content;
 const hostEnv = host.spec.files.find((f) => f.path === "/etc/yc-mlops/host.env")!.content;
 
-function bash(snippet: string, setup: (dir: string) => void = () => undefined) {
+const airflowBoot = renderAirflowHost(exampleAirflow()).spec.files.find((f) => f.path === "/usr/local/sbin/yc-mlops-boot")!.content;
+
+function bash(snippet: string, setup: (dir: string) => void = () => undefined, script = boot) {
   const dir = tempDir("boot");
-  fs.writeFileSync(path.join(dir, "functions.sh"), boot.slice(0, boot.indexOf("\nmain() {")));
+  fs.writeFileSync(path.join(dir, "functions.sh"), script.slice(0, script.indexOf("\nmain() {")));
   fs.mkdirSync(path.join(dir, "conf"));
   fs.mkdirSync(path.join(dir, "secrets"), { mode: 0o700 });
   setup(dir);
-  const script = `source ${dir}/functions.sh\ntrap - EXIT\nCONF=${dir}/conf\nSECRETS=${dir}/secrets\n${snippet}\n`;
-  return { ...run("bash", ["-c", script]), dir };
+  const text = `source ${dir}/functions.sh\ntrap - EXIT\nCONF=${dir}/conf\nSECRETS=${dir}/secrets\n${snippet}\n`;
+  return { ...run("bash", ["-c", text]), dir };
 }
 
 describe("boot script", () => {
@@ -90,5 +93,23 @@ describe("boot script", () => {
     const r = bash("secret_path e6qnothere:password");
     expect(r.status).not.toBe(0);
     expect(r.output).toContain("Lockbox secret e6qnothere has no entry 'password'");
+  });
+
+  it("derives Airflow's fernet key (url-safe base64 of 32 bytes) and a 128-hex-digit JWT key", () => {
+    const r = bash(
+      "fernet_key e6qf:password; jwt_key e6qj:password",
+      (dir) => {
+        for (const id of ["e6qf", "e6qj"]) {
+          fs.mkdirSync(path.join(dir, `secrets/${id}`));
+          fs.writeFileSync(path.join(dir, `secrets/${id}/password`), `seed-${id}-${Math.random()}`);
+        }
+      },
+      airflowBoot,
+    );
+    expect(r.status).toBe(0);
+    const [fernet, jwt] = r.output.trim().split("\n");
+    expect(Buffer.from(fernet, "base64url")).toHaveLength(32);
+    expect(fernet).toMatch(/^[A-Za-z0-9_-]{43}=$/);
+    expect(jwt).toMatch(/^[0-9a-f]{128}$/);
   });
 });
