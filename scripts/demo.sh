@@ -28,7 +28,7 @@ log "    airflow: $AIRFLOW_VENV ($((SECONDS - t0)) s so far)"
 command -v java >/dev/null || die "java not found: Spark needs a Java 17 runtime on PATH"
 
 cleanup() {
-  [ -n "${DAG_TEST_PID:-}" ] && kill "$DAG_TEST_PID" 2>/dev/null || true
+  stop_dag_test
   if [ "${KEEP_SERVERS:-0}" = 1 ]; then
     log "MLflow left running at ${MLFLOW_URI:-?}; stop it with: bash scripts/mlflow-local.sh stop $WORK/mlflow"
   else

@@ -108,7 +108,8 @@ run_dag_test() {
   local logfile="$1" date="$2" pid start now step="" step_start=0 last_beat seen=0 line rc
   local started=" "
   : >"$logfile"
-  airflow dags test fraud_pipeline "$date" >"$logfile" 2>&1 &
+  # own process group (setsid), so stop_dag_test ends Airflow and the spark-submit under it at once
+  setsid airflow dags test fraud_pipeline "$date" >"$logfile" 2>&1 </dev/null &
   pid=$!; DAG_TEST_PID=$pid
   start=$SECONDS; last_beat=$SECONDS
   while :; do
@@ -145,6 +146,16 @@ run_dag_test() {
     step_errors "$logfile" | tail -8 >&2
   fi
   return $rc
+}
+
+# stop_dag_test : end a running `airflow dags test` (started by run_dag_test) and its children.
+stop_dag_test() {
+  local pgid="${DAG_TEST_PID:-}"
+  [ -n "$pgid" ] || return 0
+  kill -TERM -- "-$pgid" 2>/dev/null || return 0
+  for _ in $(seq 1 20); do kill -0 -- "-$pgid" 2>/dev/null || break; sleep 0.5; done
+  kill -KILL -- "-$pgid" 2>/dev/null || true
+  DAG_TEST_PID=""
 }
 
 # step_errors LOGFILE : the error lines the steps printed (the jobs end with `error: ...`), stripped

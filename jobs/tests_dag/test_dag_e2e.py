@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import urllib.parse
@@ -65,8 +66,15 @@ class Stack:
         log = self.work / "logs" / log_name
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w") as fh:
-            rc = subprocess.run([AIRFLOW, "dags", "test", "fraud_pipeline", DATE, *extra],
-                                env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=3600).returncode
+            # own session: on a timeout or an interrupt the whole tree (spark-submit too) is ended
+            proc = subprocess.Popen([AIRFLOW, "dags", "test", "fraud_pipeline", DATE, *extra], env=env,
+                                    stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                rc = proc.wait(timeout=3600)
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
         return rc, log.read_text(errors="replace")
 
 
