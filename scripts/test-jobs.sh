@@ -10,6 +10,9 @@ cd "$REPO_ROOT"
 
 command -v javac >/dev/null || apt_install openjdk-17-jdk-headless
 command -v mvn >/dev/null || apt_install maven
+# PostgreSQL server binaries for the MLflow PostgreSQL-backend fixture (initdb/pg_ctl; Debian 15).
+[ -x /usr/local/bin/initdb ] || [ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null \
+  || apt_install postgresql-15
 
 JOBS_VENV="$(jobs_venv)"
 export PATH="$JOBS_VENV/bin:$PATH"

@@ -39,3 +39,4 @@ def spark():
 def tmp_uri(tmp_path):
     """A scratch folder as a file:// URI (what the jobs take as --landing-root / --data-root)."""
     return "file://" + str(tmp_path)
+pytest_plugins = ["tests.mlflow_fixtures"]
