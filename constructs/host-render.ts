@@ -144,6 +144,9 @@ export const NGINX_DROPIN_STAGED = `${CONF_DIR}/stage/nginx-hardening.conf`;
 export const MLFLOW_PORT = 5000;
 export const AIRFLOW_PORT = 8080;
 
+/** Yandex Cloud API endpoint of the SDK the Airflow provider uses. */
+export const DEFAULT_YC_API_ENDPOINT = "api.cloud.yandex.net:443";
+
 export const DEFAULT_ENDPOINTS = {
   YC_METADATA_URL: "http://169.254.169.254",
   YC_LOCKBOX_PAYLOAD_URL: "https://payload.lockbox.api.cloud.yandex.net",
@@ -343,10 +346,12 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
     { component: "triggerer", description: "Airflow triggerer", args: "triggerer" },
   ];
   const units = components.map((c) => `airflow-${c.component}.service`);
-  // only folder_id: with no key in the connection the provider uses the VM's service account
-  const connection = JSON.stringify({ conn_type: "yandexcloud", extra: { folder_id: p.folderId } });
   const files: HostFile[] = [
     { path: `${CONF_DIR}/host.env`, content: hostEnv(p, "Airflow VM", [
+      // the Data Proc API (the override may point it at a stand-in) and the connection's folder
+      ["YC_API_ENDPOINT", DEFAULT_YC_API_ENDPOINT],
+      ["DEFAULT_YC_API_ENDPOINT", DEFAULT_YC_API_ENDPOINT],
+      ["YANDEX_FOLDER_ID", p.folderId],
       ["LOCKBOX_FERNET_SEED", refText(h, "fernetSeed", p.fernetSeed)],
       ["LOCKBOX_JWT_SECRET", refText(h, "jwtSecret", p.jwtSecret)],
       ["LOCKBOX_API_SECRET_KEY", refText(h, "apiSecretKey", p.apiSecretKey)],
@@ -366,8 +371,6 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
       ["AIRFLOW__LOGGING__COLORED_CONSOLE_LOG", "False"],
       ["PGSSLROOTCERT", `${CONF_DIR}/pg-root.crt`],
       ["FRAUD_PIPELINE_CONFIG", pipelineConfigPath],
-      // single quotes: systemd would strip the JSON's double quotes otherwise
-      ["AIRFLOW_CONN_YANDEXCLOUD_DEFAULT", `'${connection}'`],
     ]) },
     { path: pipelineConfigPath, content: JSON.stringify(p.pipelineConfig, null, 2) + "\n" },
     { path: `${LIB_DIR}/airflow-host.lock`, content: readUnitsFile("requirements/airflow-host.lock") },

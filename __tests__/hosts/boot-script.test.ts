@@ -112,4 +112,28 @@ describe("boot script", () => {
     expect(fernet).toMatch(/^[A-Za-z0-9_-]{43}=$/);
     expect(jwt).toMatch(/^[0-9a-f]{128}$/);
   });
+
+  it("gives Airflow the Yandex connection with only the folder (no key), and the endpoints of the override", () => {
+    const conn = (text: string) => {
+      const line = text.split("\n").find((l) => l.startsWith("AIRFLOW_CONN_YANDEXCLOUD_DEFAULT="))!;
+      return JSON.parse(line.slice(line.indexOf("=") + 1).replace(/^'|'$/g, ""));
+    };
+    const airflowEnv = renderAirflowHost(exampleAirflow()).spec.files.find((f) => f.path === "/etc/yc-mlops/host.env")!.content;
+    const cloud = bash("load_settings >/dev/null; yandex_connection; metadata_addr", (dir) => {
+      fs.writeFileSync(path.join(dir, "conf/host.env"), airflowEnv);
+    }, airflowBoot);
+    expect(conn(cloud.output)).toEqual({ conn_type: "yandexcloud", extra: { folder_id: "b1gplaceholderfolder" } });
+    expect(cloud.output.trim().split("\n").pop()).toBe("169.254.169.254");
+
+    const standIn = bash("load_settings; yandex_connection; metadata_addr", (dir) => {
+      fs.writeFileSync(path.join(dir, "conf/host.env"), airflowEnv);
+      fs.writeFileSync(path.join(dir, "conf/endpoints.env"), "YC_METADATA_URL=http://127.0.0.1:18080\nYC_API_ENDPOINT=127.0.0.1:18443\n");
+    }, airflowBoot);
+    expect(standIn.output).toContain("endpoint YC_API_ENDPOINT=127.0.0.1:18443");
+    expect(conn(standIn.output)).toEqual({
+      conn_type: "yandexcloud",
+      extra: { folder_id: "b1gplaceholderfolder", endpoint: "127.0.0.1:18443" },
+    });
+    expect(standIn.output.trim().split("\n").pop()).toBe("127.0.0.1:18080");
+  });
 });
