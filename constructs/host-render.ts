@@ -142,6 +142,8 @@ export const HTPASSWD_PATH = "/etc/nginx/yc-mlops.htpasswd";
 export const NGINX_SITE_STAGED = `${CONF_DIR}/stage/nginx-site.conf`;
 export const NGINX_DROPIN_STAGED = `${CONF_DIR}/stage/nginx-hardening.conf`;
 export const MLFLOW_PORT = 5000;
+/** Where the MLflow VM publishes its TLS certificate in the bucket, for clients to verify it. */
+export const MLFLOW_CERT_OBJECT_KEY = "tls/mlflow-server.crt";
 export const AIRFLOW_PORT = 8080;
 
 /** Yandex Cloud API endpoint of the SDK the Airflow provider uses. */
@@ -302,7 +304,7 @@ export function renderMlflowHost(p: MlflowHostParams): RenderedHost {
     { path: NGINX_SITE_STAGED, content: nginxSite("mlflow", "MLflow", MLFLOW_PORT, "2g") },
     ...commonFiles(),
     { path: BOOT_SCRIPT, permissions: "0750", content: bootScript("boot/mlflow-boot.sh.ejs", {
-      hostLabel: "MLflow VM", venv, envFile, baseEnvName, user, units,
+      hostLabel: "MLflow VM", venv, envFile, baseEnvName, user, units, certKey: MLFLOW_CERT_OBJECT_KEY,
     }) },
   ];
   const s = spec(p, { name: user, home: "/var/lib/mlflow", gecos: "MLflow tracking server" }, files);
