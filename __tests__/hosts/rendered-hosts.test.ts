@@ -15,7 +15,7 @@ import {
   renderMlflowHost,
 } from "../../constructs/host-render";
 import { findSecrets } from "./secret-scan";
-import { run, standInCert, tempDir } from "./tools";
+import { requireTool, run, standInCert, tempDir } from "./tools";
 
 const REPO = path.resolve(__dirname, "..", "..");
 const mlflow = renderMlflowHost(EXAMPLE_MLFLOW);
@@ -191,6 +191,7 @@ describe("systemd units", () => {
   // ExecStart binaries. The venvs exist only on the VM, so the root gets executable stubs at the
   // same paths; the unit files themselves are verified unchanged.
   const root = path.join(dir, "root");
+  requireTool("systemd-analyze"); // a clear install hint instead of a missing-folder error below
   fs.cpSync("/usr/lib/systemd/system", path.join(root, "usr/lib/systemd/system"), { recursive: true });
   for (const bin of ["/opt/mlflow/venv/bin/mlflow", "/opt/airflow/venv/bin/airflow"]) {
     fs.mkdirSync(path.join(root, path.dirname(bin)), { recursive: true });
