@@ -3,9 +3,10 @@
 # module proxy and installs it into a Terraform filesystem mirror under $MLOPS_CACHE. Cached: it
 # rebuilds only when the version, the tool module or the go-sdk source changes. Prints the binary path.
 #
-# The proxy reachable here refuses github.com/yandex-cloud/go-sdk/services/* (every version). Those
-# modules are thin API-client wrappers; point YC_GO_SDK_SRC at a checkout of
-# github.com/yandex-cloud/go-sdk (a directory holding services/) and they are taken from there.
+# The proxy reachable here refuses github.com/yandex-cloud/go-sdk/services/* (every version) and
+# go-sdk/v2 v2.159.0. Those modules are thin API-client wrappers; point YC_GO_SDK_SRC at a checkout
+# of github.com/yandex-cloud/go-sdk (its root is the v2 module, with services/ below) and they are
+# taken from there; the provider's own code and every other module still come from the proxy.
 # Without one the script tries the proxy alone and, when the proxy refuses, exits 3 so callers can
 # fall back to the schema stand-in (scripts/test-validate.sh does).
 source "$(dirname "$0")/lib.sh"
@@ -57,7 +58,13 @@ else
     dir="$sdk_src/${mod#github.com/yandex-cloud/go-sdk/}"
     [ -f "$dir/go.mod" ] && printf 'replace %s => %s\n' "$mod" "$dir" >> "$modfile"
   done
-  log "go-sdk service modules taken from $sdk_src"
+  # The provider pins go-sdk/v2 v2.159.0, which the proxy refuses too (it serves only newer ones,
+  # whose go-genproto no longer has APIs the provider's older go-sdk v0 needs): take it from the
+  # same checkout, so go-genproto stays at the provider's own pin.
+  if [ "$(sed -n 's/^module //p' "$sdk_src/go.mod" 2>/dev/null)" = "github.com/yandex-cloud/go-sdk/v2" ]; then
+    printf 'replace github.com/yandex-cloud/go-sdk/v2 => %s\n' "$sdk_src" >> "$modfile"
+  fi
+  log "go-sdk modules taken from $sdk_src"
 fi
 # Download failures are reported by the go command with the module names (a 403 from the proxy means
 # it refuses that module version: final, not a network hiccup).

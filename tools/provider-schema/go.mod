@@ -7,9 +7,6 @@ go 1.25.10
 
 require github.com/yandex-cloud/terraform-provider-yandex v0.222.0
 
-// The provider pins v2.159.0, which the proxy reachable here refuses; v2.182.0 is served.
-require github.com/yandex-cloud/go-sdk/v2 v2.182.0
-
 tool github.com/yandex-cloud/terraform-provider-yandex
 
 // Copied from terraform-provider-yandex v0.222.0's own go.mod: replace directives of a dependency

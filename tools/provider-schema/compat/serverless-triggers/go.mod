@@ -8,7 +8,7 @@ go 1.25.10
 
 require (
 	github.com/yandex-cloud/go-genproto v0.112.0
-	github.com/yandex-cloud/go-sdk/v2 v2.182.0
+	github.com/yandex-cloud/go-sdk/v2 v2.159.0
 	google.golang.org/grpc v1.74.0-dev
 	google.golang.org/protobuf v1.36.6
 )
