@@ -15,7 +15,7 @@ MLflow (tracking URI --mlflow-uri; credentials only from MLFLOW_TRACKING_USERNAM
     positive-class f1, precision, recall computed from the confusion counts, not Spark's weighted F1);
   - the features table as dataset inputs ("training" and "validation" contexts);
   - the fitted PipelineModel (VectorAssembler -> StandardScaler -> classifier) via
-    mlflow.spark.log_model(name="model", signature=...), registered under ONE registered model
+    mlflow.spark.log_model(..., "model", signature=...), registered under ONE registered model
     name (--registered-model); each version carries tags model_type=lr|rf and logical_date, and the
     run carries the version number in tag pipeline.registered_version.
 
@@ -264,8 +264,9 @@ def run(args: argparse.Namespace) -> dict:
         signature = infer_signature(sample_pdf[list(layout.FEATURE_COLUMNS)],
                                     sample_pdf[["prediction"]])
         log_kwargs = {"dfs_tmpdir": args.dfs_tmpdir} if args.dfs_tmpdir else {}
+        # mlflow 3.17's spark flavour still takes the artifact path positionally (no `name=`).
         info = mlflow.spark.log_model(
-            fitted, name="model", signature=signature,
+            fitted, "model", signature=signature,
             registered_model_name=args.registered_model, **log_kwargs,
         )
         version = str(info.registered_model_version)

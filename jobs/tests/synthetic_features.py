@@ -2,7 +2,7 @@
 
 Fraud depends on TX_AMOUNT through a *band* (120 < amount < 160): a random forest finds it, a
 logistic regression (monotone in each feature) cannot, so the true F1 difference is large and known
-in sign. The other 14 features are noise.
+in sign. Every third feature is a noisy copy of the amount; the rest are noise.
 """
 
 from __future__ import annotations
@@ -38,8 +38,14 @@ def feature_frame(end: str, days: int = 7, rows_per_day: int = 400, seed: int = 
             "TERMINAL_ID": rng.integers(0, 50, n).astype(np.int64),
             layout.LABEL_COLUMN: fraud.astype(np.int32),
         }
-        for col in layout.FEATURE_COLUMNS:
-            frame[col] = amount if col == "TX_AMOUNT" else rng.normal(0, 1, n)
+        for j, col in enumerate(layout.FEATURE_COLUMNS):
+            if col == "TX_AMOUNT":
+                frame[col] = amount
+            elif j % 3 == 0:
+                # noisy copies of the amount: whatever feature subset a tree draws, the band shows
+                frame[col] = amount + rng.normal(0, 3, n)
+            else:
+                frame[col] = rng.normal(0, 1, n)
         frame[layout.DATE_COLUMN] = day.isoformat()
         frames.append(pd.DataFrame(frame))
         next_id += n

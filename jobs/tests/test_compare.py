@@ -1,0 +1,141 @@
+"""The model steps end to end against real MLflow servers (SQLite and PostgreSQL backends).
+
+Features come from tests/synthetic_features.py, where fraud lives in an amount *band*: the random
+forest is far better than the logistic regression, so the champion alias is deserved. A second
+comparison over a tie (same runs, tied counts) must not set or move the alias.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import mlflow
+import pytest
+
+from fraud_jobs import bootstrap, compare, evaluate, train
+from fraud_jobs.common import JobError, write_json_atomic
+from tests.synthetic_features import write_features
+
+DATE = "2024-04-07"
+TIE_DATE = "2024-04-08"
+MODEL_NAME = "fraud-detector"
+
+
+@pytest.fixture(scope="module")
+def pipeline(mlflow_server, spark, tmp_path_factory):
+    """Run train_lr, train_rf, bootstrap and compare once per backend; keep their outputs."""
+    root_dir = tmp_path_factory.mktemp(f"pipeline-{mlflow_server.backend}")
+    root = "file://" + str(root_dir)
+    write_features(spark, root, DATE, rows_per_day=300, seed=3)
+    experiment = f"fraud-{mlflow_server.backend}"
+    common = ["--date", DATE, "--data-root", root, "--mlflow-uri", mlflow_server.uri,
+              "--experiment", experiment]
+    out = {"root": root, "root_dir": root_dir, "experiment": experiment, "server": mlflow_server}
+    model_args = [*common, "--registered-model", MODEL_NAME, "--num-trees", "10",
+                  "--max-depth", "4"]
+    out["lr"] = train.main_lr(model_args)
+    out["rf"] = train.main_rf(model_args)
+    out["bootstrap"] = bootstrap.main([*common, "--n-boot", "2000", "--seed", "7"])
+    out["compare"] = compare.main([*common, "--registered-model", MODEL_NAME, "--alpha", "0.05"])
+    return out
+
+
+def client_for(pipeline):
+    mlflow.set_tracking_uri(pipeline["server"].uri)
+    return mlflow.MlflowClient(pipeline["server"].uri)
+
+
+def test_each_model_has_a_run_with_metrics_tags_and_dataset_inputs(pipeline):
+    client = client_for(pipeline)
+    for model in ("lr", "rf"):
+        run = client.get_run(pipeline[model]["run_id"])
+        assert run.info.status == "FINISHED"
+        assert run.data.tags[train.TAG_DATE] == DATE
+        assert run.data.tags[train.TAG_MODEL] == model
+        for split in ("train", "val"):
+            for metric in ("roc_auc", "average_precision", "f1", "precision", "recall"):
+                assert 0.0 <= run.data.metrics[f"{split}_{metric}"] <= 1.0
+        # bootstrap added the CI to the same run
+        m = run.data.metrics
+        assert m["val_f1_boot_ci_low"] <= m["val_f1"] <= m["val_f1_boot_ci_high"]
+        contexts = sorted(
+            tag.value for inp in run.inputs.dataset_inputs for tag in inp.tags
+            if tag.key == "mlflow.data.context"
+        )
+        assert contexts == ["training", "validation"]
+    # the band is invisible to a linear model and plain to a forest
+    assert client.get_run(pipeline["rf"]["run_id"]).data.metrics["val_f1"] > 0.8
+
+
+def test_models_are_registered_with_a_type_tag_and_a_signature(pipeline):
+    client = client_for(pipeline)
+    for model in ("lr", "rf"):
+        version = client.get_model_version(MODEL_NAME, pipeline[model]["version"])
+        assert version.tags["model_type"] == model
+        assert version.run_id == pipeline[model]["run_id"]
+        info = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/{version.version}")
+        assert info.signature is not None
+        assert "TRANSACTION_ID" not in info.signature.inputs.input_names()
+        assert len(info.signature.inputs.input_names()) == 15
+
+
+def test_validation_predictions_are_keyed_by_transaction_id(pipeline, spark):
+    lr = spark.read.parquet(train.predictions_path(pipeline["root"], DATE, "lr"))
+    rf = spark.read.parquet(train.predictions_path(pipeline["root"], DATE, "rf"))
+    assert set(train.PREDICTION_COLUMNS) <= set(lr.columns)
+    assert lr.count() == rf.count() == 600  # the two validation days
+    assert lr.select("TRANSACTION_ID").distinct().count() == 600
+    assert {r["TX_DATE"] for r in lr.select("TX_DATE").distinct().collect()} == {
+        "2024-04-06", "2024-04-07"}
+
+
+def test_bootstrap_counts_are_persisted_for_compare(pipeline, spark):
+    path = os.path.join(pipeline["root_dir"], "evaluation", f"logical_date={DATE}",
+                        "bootstrap.json")
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    assert sum(data["counts"].values()) == 600
+    assert data["n_boot"] == 2000 and data["seed"] == 7
+    assert data["runs"]["rf"]["run_id"] == pipeline["rf"]["run_id"]
+
+
+def test_comparison_run_has_the_report_and_figure_and_the_champion_alias(pipeline, capsys):
+    client = client_for(pipeline)
+    report = pipeline["compare"]
+    assert report["verdict"] == "random forest is better than logistic regression at alpha = 0.05"
+    assert report["diff_ci_low"] > 0
+    run_id = report["comparison_run_id"]
+    artifacts = {a.path for a in client.list_artifacts(run_id, "comparison")}
+    assert artifacts == {compare.REPORT_ARTIFACT, compare.FIGURE_ARTIFACT}
+    logged = mlflow.artifacts.load_dict(f"runs:/{run_id}/{compare.REPORT_ARTIFACT}")
+    assert logged["p_value"] == pytest.approx(report["p_value"])
+    assert logged["champion_alias_set"] is True
+    champion = client.get_model_version_by_alias(MODEL_NAME, compare.CHAMPION_ALIAS)
+    assert champion.version == pipeline["rf"]["version"]
+    assert champion.tags["model_type"] == "rf"
+
+
+def test_a_tie_sets_no_alias(pipeline, spark, capsys):
+    client = client_for(pipeline)
+    client.delete_registered_model_alias(MODEL_NAME, compare.CHAMPION_ALIAS)
+    data = json.loads(open(os.path.join(pipeline["root_dir"], "evaluation",
+                                        f"logical_date={DATE}", "bootstrap.json")).read())
+    # identical predictions for both models: no difference at all
+    data["counts"] = evaluate.counts_to_dict([500, 0, 0, 20, 10, 0, 0, 70])
+    write_json_atomic(spark, bootstrap.bootstrap_json_path(pipeline["root"], TIE_DATE), data)
+    report = compare.main(["--date", TIE_DATE, "--data-root", pipeline["root"],
+                           "--mlflow-uri", pipeline["server"].uri,
+                           "--experiment", pipeline["experiment"],
+                           "--registered-model", MODEL_NAME])
+    printed = capsys.readouterr().out
+    assert "verdict: random forest is not shown to be better than logistic regression" in printed
+    assert report["champion_alias_set"] is False
+    assert MODEL_NAME and not client.get_registered_model(MODEL_NAME).aliases
+
+
+def test_compare_without_bootstrap_output_fails_clearly(pipeline):
+    with pytest.raises(JobError, match="file not found: .*logical_date=2024-01-01/bootstrap.json"):
+        compare.main(["--date", "2024-01-01", "--data-root", pipeline["root"],
+                      "--mlflow-uri", pipeline["server"].uri, "--experiment",
+                      pipeline["experiment"], "--registered-model", MODEL_NAME])
