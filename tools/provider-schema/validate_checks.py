@@ -54,7 +54,7 @@ def drop_required(stack_path, schema_path, out_path):
     stack, schema = load(stack_path), load(schema_path)
     (provider,) = schema["provider_schemas"].values()
     present = {(t, n): b for t, n, b in resources(stack)}
-    candidates = [(t, n, a) for (t, n), b in present.items() for pt, a in PREFERRED if pt == t and a in b]
+    candidates = [(t, n, a) for pt, a in PREFERRED for (t, n), b in present.items() if pt == t and a in b]
     if not candidates:  # any resource with a required attribute or block that it sets
         for (t, n), b in present.items():
             block = provider["resource_schemas"].get(t, {}).get("block", {})
