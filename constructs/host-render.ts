@@ -322,7 +322,8 @@ export function pipelineConfigKeys(pipelineSpec: string): string[] {
 export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
   checkCommon(p);
   const h = p.hostname;
-  if (!/^[a-z0-9]+$/.test(p.folderId) && !p.folderId.startsWith("${TfToken[")) fail(h, "bad folder id", p.folderId);
+  // letters, digits, "-", "_", "." (real ids are [a-z0-9]; the example config has a marked placeholder)
+  if (!/^[A-Za-z0-9_.-]+$/.test(p.folderId) && !p.folderId.startsWith("${TfToken[")) fail(h, "bad folder id", p.folderId);
   const workers = p.apiWorkers ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > 32) fail(h, "bad api-server workers count", workers);
   const known = pipelineConfigKeys(p.pipelineSpec);

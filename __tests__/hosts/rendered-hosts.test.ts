@@ -292,6 +292,10 @@ describe("host parameters", () => {
     expect(() => renderMlflowHost({ ...EXAMPLE_MLFLOW, ...override })).toThrow(message);
   });
 
+  it("Airflow: a folder id that would break the connection JSON is refused by name", () => {
+    expect(() => renderAirflowHost({ ...exampleAirflow(), folderId: 'b1g"x' })).toThrow(/bad folder id "b1g\\"x"/);
+  });
+
   it("Airflow: an unknown pipeline config key is refused by name", () => {
     const p = exampleAirflow();
     expect(() => renderAirflowHost({ ...p, pipelineConfig: { ...p.pipelineConfig, clusterid: "x" } })).toThrow(
