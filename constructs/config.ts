@@ -17,7 +17,7 @@ import * as path from "path";
 export const ZONES = ["ru-central1-a", "ru-central1-b", "ru-central1-d"] as const;
 export type Zone = (typeof ZONES)[number];
 
-/** Marker for values that the example config ships with and a real deploy must replace. */
+/** Marker (any case) of values the example config ships with and a real deploy must replace. */
 export const PLACEHOLDER_MARKER = "PLACEHOLDER";
 
 /** Environment variable naming the config file; wins over the cdktf context key. */
@@ -283,7 +283,7 @@ const SSH_KEY_RE =
   /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
 
 function isPlaceholder(value: string): boolean {
-  return value.includes(PLACEHOLDER_MARKER);
+  return value.toUpperCase().includes(PLACEHOLDER_MARKER);
 }
 
 function readVm(raw: Json, key: string, dflt: VmConfig): VmConfig {
@@ -326,8 +326,8 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   const cloudId = requiredString(withEnv, "cloudId");
   const folderId = requiredString(withEnv, "folderId");
   for (const [k, v] of [["cloudId", cloudId], ["folderId", folderId]] as const) {
+    if (!/^[a-z0-9]{20}$/.test(v)) fail(k, v, "is not a Yandex Cloud id (20 lower-case letters and digits)");
     if (isPlaceholder(v)) placeholders.push(k);
-    else if (!/^[a-z0-9]{20}$/.test(v)) fail(k, v, "is not a Yandex Cloud id (20 lower-case letters and digits)");
   }
 
   const zone = optString(withEnv, "zone", DEFAULTS.zone);
@@ -376,7 +376,7 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucketName) || bucketName.includes("..")) {
     fail("bucketName", bucketName, "must be 3-63 characters of a-z, 0-9, '.', '-', starting and ending with a letter or digit");
   }
-  if (bucketName.includes(PLACEHOLDER_MARKER.toLowerCase())) placeholders.push("bucketName");
+  if (isPlaceholder(bucketName)) placeholders.push("bucketName");
 
   const pg = optSection(r, "postgres");
   rejectUnknownKeys(pg, Object.keys(DEFAULTS.postgres), "postgres");

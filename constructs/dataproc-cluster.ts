@@ -198,14 +198,15 @@ export class DataprocCluster extends Construct {
           diskSize: props.computeDiskSizeGb ?? 64,
           diskTypeId: diskType,
         },
+        // durations are strings of whole seconds in the provider's schema.
         autoscalingConfig: {
           maxHostsCount: computeMax,
           preemptible: false,
-          measurementDuration: 60,
-          warmupDuration: 60,
-          stabilizationDuration: 120,
-          cpuUtilizationTarget: 75,
-          decommissionTimeout: 120,
+          measurementDuration: "60",
+          warmupDuration: "60",
+          stabilizationDuration: "120",
+          cpuUtilizationTarget: "75",
+          decommissionTimeout: "120",
         },
       });
     }

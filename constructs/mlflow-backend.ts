@@ -109,7 +109,7 @@ export class MlflowBackend extends Construct {
         version: props.postgresVersion ?? "16",
         resources: {
           resourcePresetId: props.resourcePreset ?? "s3-c2-m8",
-          diskSizeGb: props.diskSizeGb ?? 20,
+          diskSize: props.diskSizeGb ?? 20,
           diskTypeId: props.diskType ?? "network-ssd",
         },
         backupWindowStart: { hours: props.backupWindowStartHour ?? 1, minutes: 0 },

@@ -79,7 +79,8 @@ export class MlopsStack extends TerraformStack {
     this.network.vpc.lifecycle = {
       precondition: [
         {
-          condition: Op.eq(Fn.lengthOf(placeholders.asList), 0),
+          // `< 1` rather than `== 0`: cdktf's operator rendering drops a literal 0 operand.
+          condition: Op.lt(Fn.lengthOf(placeholders.asList), 1),
           errorMessage:
             `Refusing to deploy: ${props.configFile ?? "config.example.json"} still has placeholder values ` +
             `(${cfg.placeholders.join(", ") || "none"}). Copy config.example.json, fill in real values and set YC_MLOPS_CONFIG to the copy.`,
