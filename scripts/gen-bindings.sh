@@ -31,8 +31,15 @@ cache_key="$(node -e '
 
 cli_version="$(node -p 'require("cdktf-cli/package.json").version')"
 stamp_value="$( { sha256sum "$SCHEMA_FILE" cdktf.json | cut -d' ' -f1; echo "cdktf-cli $cli_version"; } | sha256sum | cut -c1-16)"
-stamp=".gen/.bindings-stamp"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_value" ] && [ -d .gen/providers/yandex ]; then
+up_to_date() { [ "$(cat .gen/.bindings-stamp 2>/dev/null)" = "$stamp_value" ] && [ -f .gen/providers/yandex/index.ts ]; }
+if up_to_date; then
+  log ".gen/ is up to date with ${SCHEMA_FILE#"$REPO_ROOT"/}"
+  exit 0
+fi
+# One generator at a time per clone; a second caller waits, then finds .gen/ up to date.
+exec 9> "$MLOPS_CACHE/gen-bindings-$(printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-12).lock"
+flock 9
+if up_to_date; then
   log ".gen/ is up to date with ${SCHEMA_FILE#"$REPO_ROOT"/}"
   exit 0
 fi
@@ -43,17 +50,23 @@ cp "$SCHEMA_FILE" "$cache_dir/$cache_key.json"
 
 log "generating .gen/ with cdktf get (cdktf-cli $cli_version, schema ${SCHEMA_FILE#"$REPO_ROOT"/})"
 start=$SECONDS
-# A stale .gen/ would be kept by cdktf's "already generated" check (it compares only the constraint).
-rm -rf .gen
-if ! CDKTF_EXPERIMENTAL_PROVIDER_SCHEMA_CACHE_PATH="$cache_dir" CHECKPOINT_DISABLE=1 DISABLE_VERSION_CHECK=1 CI=1 \
-     CDKTF_DISABLE_PLUGIN_CACHE_ENV=1 \
-     node_modules/.bin/cdktf get > "$cache_dir/get.log" 2>&1; then
+# Generated in a scratch project and swapped in whole, so .gen/ is never seen half-written.
+scratch="$(mktemp -d "$REPO_ROOT/.gen-tmp.XXXXXX")"
+trap 'rm -rf "$scratch"' EXIT
+cp cdktf.json package.json "$scratch/"
+ln -s "$REPO_ROOT/node_modules" "$scratch/node_modules"
+if ! (cd "$scratch" && CDKTF_EXPERIMENTAL_PROVIDER_SCHEMA_CACHE_PATH="$cache_dir" CHECKPOINT_DISABLE=1 \
+        DISABLE_VERSION_CHECK=1 CI=1 CDKTF_DISABLE_PLUGIN_CACHE_ENV=1 \
+        node_modules/.bin/cdktf get > "$cache_dir/get.log" 2>&1); then
   cat "$cache_dir/get.log" >&2
-  rm -rf .gen
   die "cdktf get failed"
 fi
-# cdktf get falls back to running terraform on a cache miss; offline that fails, and a success
-# without a cache hit would mean the bindings did not come from the committed schema.
-[ -d .gen/providers/yandex ] || { cat "$cache_dir/get.log" >&2; rm -rf .gen; die "cdktf get produced no .gen/providers/yandex"; }
-printf '%s\n' "$stamp_value" > "$stamp"
+# On a schema-cache miss cdktf get would run terraform instead (and fail offline): a .gen/ without
+# the provider means the bindings did not come from the committed schema.
+[ -f "$scratch/.gen/providers/yandex/index.ts" ] || { cat "$cache_dir/get.log" >&2; die "cdktf get produced no .gen/providers/yandex"; }
+printf '%s\n' "$stamp_value" > "$scratch/.gen/.bindings-stamp"
+rm -rf .gen.old
+[ -e .gen ] && mv .gen .gen.old
+mv "$scratch/.gen" .gen
+rm -rf .gen.old
 log "generated .gen/ in $((SECONDS - start)) s ($(find .gen -name '*.ts' | wc -l) .ts files, $(du -sh .gen | cut -f1))"
