@@ -34,9 +34,9 @@ export function run(tool: string, args: string[], opts: { cwd?: string; input?: 
 }
 
 const created: string[] = [];
-// temp dirs (stand-in certs, throwaway htpasswd, test roots) go when the test process ends
-process.on("exit", () => {
-  for (const d of created) fs.rmSync(d, { recursive: true, force: true });
+// temp dirs (stand-in certs, throwaway htpasswd, test roots) go when the test file is done
+afterAll(() => {
+  for (const d of created.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
 export function tempDir(prefix: string): string {
