@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -63,6 +64,7 @@ class BootedHost:
         self.proc: subprocess.Popen | None = None
         self.pid: int | None = None
         self.boots = 0
+        self.binds: list[tuple[Path, str]] = []  # (folder on the machine, read-only path inside)
         for d in (self.upper, self.ovl_work, self.merged, self.apt_cache, self.pip_cache):
             d.mkdir(parents=True, exist_ok=True)
 
@@ -120,14 +122,18 @@ mkdir -p "$M/var/cache/apt/archives" "$M/var/cache/boot-test-pip"
 mount --bind "$5" "$M/var/cache/apt/archives"
 mount --bind "$6" "$M/var/cache/boot-test-pip"
 mount -t proc proc "$M/proc"
+eval "$BINDS"
 exec chroot "$M" /lib/systemd/systemd --system
 """
         # Join our own cgroups first, then unshare the cgroup namespace: systemd then sees its
         # folder as the root and makes its slices inside it, not in the machine's hierarchy.
         join = "".join(f'echo $$ > "{cg}/cgroup.procs"; ' for cg in self.cgroups)
         outer = (join + 'exec unshare --pid --fork --mount --uts --ipc --cgroup --propagation private '
-                 'env -i PATH="$P" sh -c "$I" inner "$@"')
-        env = {"PATH": INNER_PATH, "P": INNER_PATH, "I": inner}
+                 'env -i PATH="$P" BINDS="$B" sh -c "$I" inner "$@"')
+        binds = "".join(
+            f'mkdir -p "$M"{shlex.quote(dst)}; mount --bind {shlex.quote(str(src))} "$M"{shlex.quote(dst)}; '
+            f'mount -o remount,bind,ro "$M"{shlex.quote(dst)}\n' for src, dst in self.binds)
+        env = {"PATH": INNER_PATH, "P": INNER_PATH, "I": inner, "B": binds}
         log = open(self.console, "ab")
         self.proc = subprocess.Popen(
             ["sh", "-c", outer, "outer", str(self.merged), str(self.rootfs), str(self.upper),

@@ -41,6 +41,8 @@ class CloudApiStandIn:
     """
 
     secrets_by_id: dict[str, dict[str, str]]
+    # plain files served as is (e.g. the PostgreSQL CA where the storage endpoint would have it)
+    files: dict[str, bytes] = field(default_factory=dict)
     token: str = field(default_factory=lambda: "t1.standin-" + secrets.token_hex(16))
     requests: list[tuple[str, str, int]] = field(default_factory=list)
 
@@ -62,6 +64,14 @@ class CloudApiStandIn:
 
             def do_GET(self):
                 path = self.path.split("?", 1)[0]
+                if path in standin.files:
+                    data = standin.files[path]
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    standin.requests.append((self.command, self.path, 200))
+                    return
                 if path == TOKEN_PATH:
                     # The real service refuses requests without the header (SSRF protection).
                     if self.headers.get("Metadata-Flavor") != "Google":
@@ -100,8 +110,10 @@ class PostgresStandIn:
     """A real PostgreSQL 15 (the machine's initdb/pg_ctl) on a free loopback port, standing in for
     Managed PostgreSQL. `databases` maps a database name to (owner user, password)."""
 
-    def __init__(self, databases: dict[str, tuple[str, str]], bindir: str = "/usr/local/bin"):
+    def __init__(self, databases: dict[str, tuple[str, str]], bindir: str = "/usr/local/bin",
+                 tls: bool = False):
         self.databases = databases
+        self.tls = tls  # TLS only (hostssl), certificate for IP 127.0.0.1 signed by self.ca_pem
         self.bindir = bindir
         self.port = free_port()
         self.datadir = Path(tempfile.mkdtemp(prefix="boot-pg-"))
@@ -129,6 +141,8 @@ class PostgresStandIn:
         self._run(f"{self.bindir}/initdb", "-D", str(data), "-U", "postgres", "-A", "scram-sha-256",
                   f"--pwfile={pwfile}", "--no-sync")
         pwfile.unlink()
+        if self.tls:
+            self._make_tls(data)
         sockdir = self.datadir / "sock"
         sockdir.mkdir()
         if os.geteuid() == 0:
@@ -146,6 +160,43 @@ class PostgresStandIn:
                 cur.execute(f'CREATE DATABASE "{db}" OWNER "{user}"')
         conn.close()
         return self
+
+    def query(self, dbname: str, sql: str) -> list[tuple]:
+        """Run a query as the superuser (what the test sees of the host's database)."""
+        import psycopg2
+
+        conn = psycopg2.connect(host=LOOPBACK, port=self.port, user="postgres", password=self.superpass,
+                                dbname=dbname)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+    def _make_tls(self, data: Path) -> None:
+        """A throw-away CA and a server certificate for 127.0.0.1; TCP connections must use TLS."""
+        d = self.datadir
+        def ossl(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True)
+        ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=boot-test PG stand-in CA",
+             "-keyout", str(d / "ca.key"), "-out", str(d / "ca.crt"))
+        ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+             "-keyout", str(data / "server.key"), "-out", str(d / "server.csr"))
+        (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+        ossl("x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.crt"), "-CAkey", str(d / "ca.key"),
+             "-CAcreateserial", "-days", "2", "-extfile", str(d / "san.ext"), "-out", str(data / "server.crt"))
+        for f in ("server.key", "server.crt"):
+            if os.geteuid() == 0:
+                shutil.chown(data / f, "nobody")
+        (data / "server.key").chmod(0o600)
+        self.ca_pem = (d / "ca.crt").read_text()
+        with open(data / "postgresql.conf", "a") as conf:
+            conf.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
+        (data / "pg_hba.conf").write_text(
+            "local all postgres scram-sha-256\n"
+            "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+            "hostnossl all all 0.0.0.0/0 reject\n")
 
     def stop(self) -> None:
         data = self.datadir / "data"
@@ -185,6 +236,14 @@ class S3StandIn:
         boto3.client("s3", endpoint_url=self.url, aws_access_key_id="x", aws_secret_access_key="x",
                      region_name="ru-central1").create_bucket(
             Bucket=name, CreateBucketConfiguration={"LocationConstraint": "ru-central1"})
+
+    def put_public(self, bucket: str, key: str, body: bytes) -> None:
+        import boto3
+
+        self.create_bucket(bucket)
+        boto3.client("s3", endpoint_url=self.url, aws_access_key_id="x", aws_secret_access_key="x",
+                     region_name="ru-central1").put_object(Bucket=bucket, Key=key, Body=body,
+                                                           ACL="public-read")
 
     def stop(self) -> None:
         self.proc.terminate()

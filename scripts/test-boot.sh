@@ -13,13 +13,14 @@ BOOT_ROOTFS="$(bash boot/build-rootfs.sh)"
 PY="$(jobs_venv)/bin/python"
 export BOOT_MOTO_SERVER
 BOOT_MOTO_SERVER="$(venv_for boot-standins boot/standin-requirements.lock)/bin/moto_server"
+# The hosts to boot: each VM's user-data exactly as the stack renders it.
 if [ -z "${BOOT_RENDERED_DIR:-}" ] && [ -f scripts/render-user-data.ts ]; then
-  BOOT_RENDERED_DIR="$MLOPS_CACHE/boot-rendered"
-  rm -rf "$BOOT_RENDERED_DIR"
-  if [ -d node_modules ] || npm ci --silent >/dev/null 2>&1; then
-    npx --no-install ts-node scripts/render-user-data.ts "$BOOT_RENDERED_DIR" >&2 \
-      || log "render-user-data.ts failed; the real-host tests will say so"
-  fi
+  source "$REPO_ROOT/scripts/npm-deps.sh"
+  ensure_node_modules
+  BOOT_RENDERED_DIR="$(mktemp -d)/rendered"
+  export BOOT_RENDER_LOG="${BOOT_RENDERED_DIR%/rendered}/render.log"
+  npx --no-install ts-node scripts/render-user-data.ts "$BOOT_RENDERED_DIR" >"$BOOT_RENDER_LOG" 2>&1 \
+    || log "render-user-data.ts failed (see $BOOT_RENDER_LOG); the host tests will fail with it"
 fi
 export BOOT_RENDERED_DIR="${BOOT_RENDERED_DIR:-}"
 
@@ -36,6 +37,7 @@ cleanup() {
     fi
   done
   rm -rf "$PIDFILE_DIR"
+  [ -z "${BOOT_RENDER_LOG:-}" ] || rm -rf "$(dirname "$BOOT_RENDER_LOG")"
   # the cgroup folders made for this run's hosts (named after this script's PID)
   sleep 1
   for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do

@@ -15,6 +15,9 @@ import time
 import urllib.error
 import urllib.request
 import base64
+import hashlib
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +36,37 @@ def rendered_dir(name: str) -> Path:
     if not base:
         pytest.skip("BOOT_RENDERED_DIR not set: scripts/render-user-data.ts was not run")
     d = Path(base) / name
+    render_log = os.environ.get("BOOT_RENDER_LOG", "")
+    if not (d / "user-data").is_file() and render_log and Path(render_log).is_file():
+        pytest.fail(f"scripts/render-user-data.ts did not render host '{name}':\n"
+                    + Path(render_log).read_text()[-3000:])
     if not (d / "user-data").is_file():
         pytest.skip(f"no rendered user-data for host '{name}' in {base}")
+    return d
+
+
+def wheelhouse(lock: Path) -> Path | None:
+    """The wheels of a host's hash-pinned lock, downloaded once on this machine and kept in the cache.
+    The booted host installs from them (pip still checks every hash against the lock); the first
+    run pays the download, later runs do not. BOOT_WHEELHOUSE=0 makes the host use the index."""
+    if os.environ.get("BOOT_WHEELHOUSE", "1") == "0":
+        return None
+    cache = Path(os.environ.get("MLOPS_CACHE", Path.home() / ".cache/yc-mlops"))
+    key = hashlib.sha256(lock.read_bytes()).hexdigest()[:12]
+    d = cache / "boot-wheels" / f"{lock.stem}-{key}"
+    if (d / ".complete").exists():
+        return d
+    tmp = d.with_name(d.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    res = subprocess.run(["python3", "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+                          "--no-deps", "--only-binary=:all:", "--require-hashes", "-r", str(lock),
+                          "-d", str(tmp)], capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"downloading the wheels of {lock.name} failed:\n{res.stderr[-3000:]}")
+    (tmp / ".complete").touch()
+    shutil.rmtree(d, ignore_errors=True)
+    tmp.rename(d)
     return d
 
 
@@ -116,7 +148,9 @@ def boot_rendered(name: str, host_factory, moto_server: str | None, timeout: flo
 
     api = CloudApiStandIn(secrets_by_id).start()
     pg_password = values[tuple(host_env["LOCKBOX_PG_PASSWORD"].split(":", 1))]
-    pg = PostgresStandIn({host_env["PG_DATABASE"]: (host_env["PG_USER"], pg_password)})
+    # TLS with verify-full like Managed PostgreSQL; BOOT_PG_TLS=0 falls back to a plain connection
+    pg_tls = os.environ.get("BOOT_PG_TLS", "1") != "0"
+    pg = PostgresStandIn({host_env["PG_DATABASE"]: (host_env["PG_USER"], pg_password)}, tls=pg_tls)
     s3 = None
     started: list = [api]
     try:
@@ -125,23 +159,34 @@ def boot_rendered(name: str, host_factory, moto_server: str | None, timeout: flo
         if moto_server:
             s3 = S3StandIn(moto_server).start()
             started.append(s3)
+        if pg_tls:
+            # where the boot script fetches Managed PostgreSQL's CA: $YC_STORAGE_ENDPOINT/cloud-certs/CA.pem
+            if s3:
+                s3.put_public("cloud-certs", "CA.pem", pg.ca_pem.encode())
+            else:
+                api.files["/cloud-certs/CA.pem"] = pg.ca_pem.encode()
         endpoints = {
             "YC_METADATA_URL": api.url,
             "YC_LOCKBOX_PAYLOAD_URL": api.url,
             "YC_STORAGE_ENDPOINT": s3.url if s3 else api.url,
             "YC_PG_HOST": "127.0.0.1",
             "YC_PG_PORT": str(pg.port),
-            # the PostgreSQL stand-in has no TLS (Managed PostgreSQL's CA is not available here)
-            "YC_PG_SSLMODE": "disable",
+            "YC_PG_SSLMODE": "verify-full" if pg_tls else "disable",
         }
         # the network rule: nothing may point at a non-loopback Yandex address
         for key, value in endpoints.items():
-            if key != "YC_PG_SSLMODE" and key != "YC_PG_PORT":
+            if key.startswith("YC_") and key not in ("YC_PG_SSLMODE", "YC_PG_PORT"):
                 assert is_loopback(value), f"{key}={value} is not a loopback address"
         bad = unconditional_yandex_addresses(user_data)
         assert not bad, f"the user-data uses Yandex addresses outside the YC_* overrides: {bad}"
 
         host = host_factory(name)
+        for lock in sorted((d / "rootfs/usr/local/lib/yc-mlops").glob("*.lock")):
+            wheels = wheelhouse(lock)
+            if wheels:
+                host.binds.append((wheels, "/var/cache/boot-test-wheels"))
+                # read by the boot script with its endpoint overrides, exported to pip
+                endpoints.update(PIP_NO_INDEX="1", PIP_FIND_LINKS="/var/cache/boot-test-wheels")
         host.seed(user_data.encode(), f"boot-test-{name}-{secrets.token_hex(4)}",
                   {"/etc/yc-mlops/endpoints.env": endpoints_env(endpoints)})
         rh = RenderedHost(name, d, user_data, host_env, host, api, pg, s3, values, endpoints)

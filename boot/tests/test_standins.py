@@ -74,3 +74,21 @@ def test_s3_standin_stores_objects():
         assert c.get_object(Bucket="artifacts", Key="a/b.txt")["Body"].read() == b"hello"
     finally:
         s3.stop()
+
+
+def test_postgres_standin_with_tls_verifies_and_refuses_plain_connections(tmp_path):
+    import psycopg2
+
+    pg = PostgresStandIn({"airflow": ("airflow", "pg-pass-2")}, tls=True).start()
+    try:
+        ca = tmp_path / "ca.crt"
+        ca.write_text(pg.ca_pem)
+        with psycopg2.connect(host="127.0.0.1", port=pg.port, user="airflow", password="pg-pass-2",
+                              dbname="airflow", sslmode="verify-full", sslrootcert=str(ca)) as c, c.cursor() as cur:
+            cur.execute("select ssl from pg_stat_ssl where pid = pg_backend_pid()")
+            assert cur.fetchone() == (True,)
+        with pytest.raises(psycopg2.OperationalError, match="reject|SSL off|no encryption"):
+            psycopg2.connect(host="127.0.0.1", port=pg.port, user="airflow", password="pg-pass-2",
+                             dbname="airflow", sslmode="disable")
+    finally:
+        pg.stop()
