@@ -79,7 +79,8 @@ export class ArtifactStorage extends Construct {
     this.bucket = new StorageBucket(this, "Resource", {
       bucket: props.bucketName,
       folderId: props.folderId,
-      acl: "private",
+      // no ACL (deprecated in the provider; buckets are private by default): access is the IAM
+      // binding below, and anonymous access is switched off explicitly.
       forceDestroy: props.forceDestroy ?? false,
       versioning: { enabled: props.versioning ?? false },
       anonymousAccessFlags: { read: false, list: false, configRead: false },

@@ -52,7 +52,9 @@ describe("ArtifactStorage", () => {
   it("creates a private bucket with no anonymous access", () => {
     const bucket = onlyResource(json, "yandex_storage_bucket");
     expect(bucket.bucket).toBe("fraud-artifacts-test");
-    expect(bucket.acl).toBe("private");
+    expect(bucket.acl).toBeUndefined();
+    expect(bucket.grant).toBeUndefined();
+    expect(bucket.policy).toBeUndefined();
     expect(bucket.anonymous_access_flags).toEqual({ read: false, list: false, config_read: false });
   });
 
