@@ -60,9 +60,13 @@ export class ArtifactStorage extends Construct {
   public static readonly SECRET_KEY_ENTRY = "secret_access_key";
 
   public readonly bucket: StorageBucket;
+  /** The bucket's one `storage.editor` binding (a reader/writer's boot should wait for it). */
+  public readonly readWriteBinding: StorageBucketIamBinding;
+  /** The static key (written into Lockbox by Yandex when this resource is created). */
+  public readonly s3Key: IamServiceAccountStaticAccessKey;
   private readonly keySecret: LockboxSecret;
   private readonly readWriteMembers: string[] = [];
-  private readonly keyReaders = new Set<string>();
+  private readonly keyReaders = new Map<string, LockboxSecretIamMember>();
 
   constructor(scope: Construct, id: string, props: ArtifactStorageProps) {
     super(scope, id);
@@ -90,7 +94,7 @@ export class ArtifactStorage extends Construct {
 
     // one authoritative binding: exactly the accounts granted below can write the bucket.
     this.readWriteMembers.push(`serviceAccount:${s3User.id}`);
-    new StorageBucketIamBinding(this, "ReadWrite", {
+    this.readWriteBinding = new StorageBucketIamBinding(this, "ReadWrite", {
       bucket: this.bucket.bucket,
       role: BUCKET_READ_WRITE_ROLE,
       members: Lazy.listValue({ produce: () => [...this.readWriteMembers] }),
@@ -105,7 +109,7 @@ export class ArtifactStorage extends Construct {
     this.s3KeySecretId = this.keySecret.id;
     this.s3KeySecretName = `${props.namePrefix}-s3-key`;
 
-    new IamServiceAccountStaticAccessKey(this, "S3Key", {
+    this.s3Key = new IamServiceAccountStaticAccessKey(this, "S3Key", {
       serviceAccountId: s3User.id,
       description: "MLflow artifact store (boto3); the key lives only in Lockbox",
       outputToLockbox: {
@@ -123,14 +127,16 @@ export class ArtifactStorage extends Construct {
   }
 
   /** Lets a service account read the S3 static key from Lockbox. */
-  public grantReadS3Key(serviceAccountId: string, readerId: string): void {
-    if (this.keyReaders.has(readerId)) return;
-    this.keyReaders.add(readerId);
-    new LockboxSecretIamMember(this, `S3KeyReader-${readerId}`, {
+  public grantReadS3Key(serviceAccountId: string, readerId: string): LockboxSecretIamMember {
+    const existing = this.keyReaders.get(readerId);
+    if (existing) return existing;
+    const member = new LockboxSecretIamMember(this, `S3KeyReader-${readerId}`, {
       secretId: this.keySecret.id,
       role: LOCKBOX_PAYLOAD_VIEWER,
       member: `serviceAccount:${serviceAccountId}`,
     });
+    this.keyReaders.set(readerId, member);
+    return member;
   }
 
   /** `s3a://<bucket>/<key>` (Spark) for a key inside the bucket. */

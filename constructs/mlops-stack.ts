@@ -1,5 +1,7 @@
 import { Construct } from "constructs";
-import { Fn, Op, TerraformLocal, TerraformOutput, TerraformStack } from "cdktf";
+import { Fn, Op, TerraformLocal, TerraformOutput, TerraformResource, TerraformStack } from "cdktf";
+// the same helper cdktf applies to a resource's `dependsOn` config (renders a bare address).
+import { dependable } from "cdktf/lib/tfExpression";
 import { IamServiceAccount } from "../.gen/providers/yandex/iam-service-account";
 import { YandexProvider } from "../.gen/providers/yandex/provider";
 import { ResourcemanagerFolderIamMember } from "../.gen/providers/yandex/resourcemanager-folder-iam-member";
@@ -34,6 +36,11 @@ export interface MlopsStackProps {
    * @default "config.example.json"
    */
   readonly configFile?: string;
+}
+
+/** Adds explicit dependencies Terraform cannot infer (nothing references these resources' attributes). */
+function bootAfter(resource: TerraformResource, needs: readonly TerraformResource[]): void {
+  resource.dependsOn = [...(resource.dependsOn ?? []), ...needs.map((n) => dependable(n))];
 }
 
 /**
@@ -172,10 +179,14 @@ export class MlopsStack extends TerraformStack {
 
     // MLflow VM: reads its database password, the S3 key and the basic-auth passwords.
     const mlflowSa = this.vmServiceAccount("MlflowVmAccount", `${cfg.namePrefix}-mlflow-vm`, "MLflow VM: reads its Lockbox secrets", cfg.folderId, labels);
-    for (const s of [this.secrets.postgresMlflowPassword, this.secrets.mlflowAdminPassword, this.secrets.mlflowJobPassword]) {
-      s.grantRead(mlflowSa.id, "mlflow-vm");
-    }
-    this.storage.grantReadS3Key(mlflowSa.id, "mlflow-vm");
+    const mlflowSecrets = [this.secrets.postgresMlflowPassword, this.secrets.mlflowAdminPassword, this.secrets.mlflowJobPassword];
+    const mlflowBootNeeds: TerraformResource[] = [
+      ...mlflowSecrets.flatMap((s) => [s.grantRead(mlflowSa.id, "mlflow-vm"), s.version]),
+      this.storage.grantReadS3Key(mlflowSa.id, "mlflow-vm"),
+      this.storage.s3Key,
+      this.storage.readWriteBinding,
+      this.postgres.databases.get("mlflow")!,
+    ];
     this.mlflow = new MlflowServer(this, "Mlflow", {
       ...common(`${cfg.namePrefix}-mlflow`, cfg.mlflowVm, mlflowSa.id),
       pgDatabase: "mlflow",
@@ -192,10 +203,8 @@ export class MlopsStack extends TerraformStack {
     // Data Proc jobs with its own service account (no key file anywhere).
     const airflowSa = this.vmServiceAccount("AirflowVmAccount", `${cfg.namePrefix}-airflow-vm`, "Airflow VM: submits Data Proc jobs, reads its Lockbox secrets", cfg.folderId, labels);
     const s = this.secrets;
-    for (const secret of [s.postgresAirflowPassword, s.airflowAdminPassword, s.airflowFernetSeed, s.airflowJwtSecret, s.airflowApiSecretKey]) {
-      secret.grantRead(airflowSa.id, "airflow-vm");
-    }
-    new ResourcemanagerFolderIamMember(this, "AirflowDataprocUser", {
+    const airflowSecrets = [s.postgresAirflowPassword, s.airflowAdminPassword, s.airflowFernetSeed, s.airflowJwtSecret, s.airflowApiSecretKey];
+    const airflowDataprocUser = new ResourcemanagerFolderIamMember(this, "AirflowDataprocUser", {
       folderId: cfg.folderId,
       role: AIRFLOW_DATAPROC_ROLE,
       member: `serviceAccount:${airflowSa.id}`,
@@ -219,6 +228,17 @@ export class MlopsStack extends TerraformStack {
         dataproc_cluster_id: this.dataproc.clusterId,
       },
     });
+    const airflowBootNeeds: TerraformResource[] = [
+      ...airflowSecrets.flatMap((secret) => [secret.grantRead(airflowSa.id, "airflow-vm"), secret.version]),
+      this.postgres.databases.get("airflow")!,
+      airflowDataprocUser,
+    ];
+    // a VM reads its secrets and opens its database at first boot, and first boot happens once:
+    // it must not start before its grants, the generated values and its database exist.
+    bootAfter(this.mlflow.instance, mlflowBootNeeds);
+    bootAfter(this.airflow.instance, airflowBootNeeds);
+    // the cluster writes its logs to the bucket from the start.
+    bootAfter(this.dataproc.cluster, [this.storage.readWriteBinding]);
 
     new TerraformOutput(this, "mlflow_url", { value: `https://${this.mlflow.publicIp}`, description: `MLflow UI (basic auth user 'admin', password in Lockbox secret ${this.secrets.mlflowAdminPassword.secretName})` });
     new TerraformOutput(this, "airflow_url", { value: `https://${this.airflow.publicIp}`, description: `Airflow UI (user 'admin', password in Lockbox secret ${this.secrets.airflowAdminPassword.secretName})` });

@@ -55,7 +55,7 @@ export class GeneratedSecret extends Construct {
   public readonly description: string;
   /** The (empty) version that makes Lockbox generate the value. */
   public readonly version: LockboxSecretVersion;
-  private readonly readers = new Set<string>();
+  private readonly readers = new Map<string, LockboxSecretIamMember>();
   private valueSource?: DataYandexLockboxSecretVersion;
 
   constructor(scope: Construct, id: string, props: GeneratedSecretProps) {
@@ -84,16 +84,20 @@ export class GeneratedSecret extends Construct {
 
   /**
    * Lets a service account read this secret's payload (`lockbox.payloadViewer` on this secret only).
-   * Calling it twice for the same account is harmless.
+   * Calling it twice for the same reader is harmless.
+   *
+   * @returns the grant, for a reader that must not start before it exists
    */
-  public grantRead(serviceAccountId: string, readerId: string): void {
-    if (this.readers.has(readerId)) return;
-    this.readers.add(readerId);
-    new LockboxSecretIamMember(this, `Reader-${readerId}`, {
+  public grantRead(serviceAccountId: string, readerId: string): LockboxSecretIamMember {
+    const existing = this.readers.get(readerId);
+    if (existing) return existing;
+    const member = new LockboxSecretIamMember(this, `Reader-${readerId}`, {
       secretId: this.secretId,
       role: LOCKBOX_PAYLOAD_VIEWER,
       member: `serviceAccount:${serviceAccountId}`,
     });
+    this.readers.set(readerId, member);
+    return member;
   }
 
   /**

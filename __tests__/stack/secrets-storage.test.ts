@@ -137,4 +137,20 @@ describe("who reads which secret", () => {
     const vmAccounts = Object.values(resourcesOf(json, "yandex_compute_instance")).map((vm: any) => `serviceAccount:${vm.service_account_id}`).sort();
     expect(vmAccounts).toEqual([accountRef("fraud-airflow-vm"), accountRef("fraud-mlflow-vm")].sort());
   });
+
+  it("boots each VM only after its secret grants, the generated values and its database exist", () => {
+    const grants = resourcesOf(json, "yandex_lockbox_secret_iam_member");
+    for (const [account, db] of [["fraud-mlflow-vm", "mlflow"], ["fraud-airflow-vm", "airflow"]]) {
+      const vm: any = Object.values(resourcesOf(json, "yandex_compute_instance")).find(
+        (v: any) => `serviceAccount:${v.service_account_id}` === accountRef(account),
+      );
+      const needed = Object.keys(grants)
+        .filter((n) => grants[n].member === accountRef(account))
+        .map((n) => `yandex_lockbox_secret_iam_member.${n}`);
+      const dbName = Object.keys(resourcesOf(json, "yandex_mdb_postgresql_database")).find(
+        (n) => resourcesOf(json, "yandex_mdb_postgresql_database")[n].name === db,
+      );
+      expect(vm.depends_on).toEqual(expect.arrayContaining([...needed, `yandex_mdb_postgresql_database.${dbName}`]));
+    }
+  });
 });
