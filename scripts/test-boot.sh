@@ -50,7 +50,7 @@ trap cleanup EXIT INT TERM
 
 start=$SECONDS
 set +e
-"$PY" -m pytest -p no:cacheprovider -v -rs boot/tests "$@"
+"$PY" -m pytest -p no:cacheprovider -v -rs --durations=8 boot/tests "$@"
 rc=$?
 set -e
 log "boot part runtime: $((SECONDS - start)) s"
