@@ -139,3 +139,15 @@ def test_compare_without_bootstrap_output_fails_clearly(pipeline):
         compare.main(["--date", "2024-01-01", "--data-root", pipeline["root"],
                       "--mlflow-uri", pipeline["server"].uri, "--experiment",
                       pipeline["experiment"], "--registered-model", MODEL_NAME])
+
+
+def test_compare_bad_date_or_alpha_exits_non_zero_naming_it(tmp_path):
+    from tests.jobs_helpers import run_entrypoint
+
+    base = ["--data-root", str(tmp_path), "--mlflow-uri", "http://127.0.0.1:9",
+            "--experiment", "e", "--registered-model", MODEL_NAME]
+    result = run_entrypoint("compare", "--date", "2024-04-31", *base)
+    assert result.returncode == 2 and "bad date '2024-04-31'" in result.stderr
+    result = run_entrypoint("compare", "--date", DATE, "--alpha", "0.7", *base)
+    assert result.returncode == 2 and "--alpha must be in (0, 0.5), got 0.7" in result.stderr
+    assert os.listdir(tmp_path) == []
