@@ -2,11 +2,16 @@ import "cdktf/lib/testing/adapters/jest";
 import { deployableConfig, onlyName, resourcesOf, synthStack } from "./fixtures";
 
 /**
- * Replaces what legitimately changes with the job code (asset hashes and paths) so the snapshot
- * only changes when the infrastructure does.
+ * The synthesized stack minus what legitimately changes with other parts of the repo: asset hashes
+ * (job code) and the VMs' user-data (it embeds the DAG and pipeline_spec.py; the host tests
+ * snapshot it). So this snapshot changes only when the infrastructure does.
  */
 function stableText(text: string): string {
-  return text
+  const json = JSON.parse(text);
+  for (const vm of Object.values<any>(json.resource.yandex_compute_instance ?? {})) {
+    vm.metadata["user-data"] = "<user-data: see the __tests__/hosts snapshots>";
+  }
+  return JSON.stringify(json, null, 2)
     .replace(/assets\/([^/"]+)\/[0-9A-Fa-f]{16,}\//g, "assets/$1/<hash>/")
     .replace(/"source_hash": "[0-9A-Fa-f]{16,}"/g, '"source_hash": "<hash>"');
 }
@@ -41,6 +46,25 @@ describe("MlopsStack", () => {
     const vms = Object.values(resourcesOf(json, "yandex_compute_instance"));
     expect(vms).toHaveLength(2);
     for (const vm of vms) expect(vm.metadata["user-data"]).toMatch(/^#cloud-config\n/);
+  });
+
+  it("hands each VM the Lockbox ids of exactly the secrets it may read, and Airflow the cluster id", () => {
+    const vms = resourcesOf(json, "yandex_compute_instance");
+    const userData = (name: string) => Object.values<any>(vms).find((v) => v.name === name)!.metadata["user-data"] as string;
+    const secretRefs = Object.entries(resourcesOf(json, "yandex_lockbox_secret")).map(([logical, s]: [string, any]) => ({
+      name: s.name as string,
+      ref: `\${yandex_lockbox_secret.${logical}.id}`,
+    }));
+    const referenced = (text: string) => secretRefs.filter((s) => text.includes(s.ref)).map((s) => s.name).sort();
+    expect(referenced(userData("fraud-mlflow"))).toEqual(["fraud-mlflow-admin", "fraud-mlflow-jobs", "fraud-pg-mlflow", "fraud-s3-key"]);
+    expect(referenced(userData("fraud-airflow"))).toEqual([
+      "fraud-airflow-admin",
+      "fraud-airflow-api-secret-key",
+      "fraud-airflow-fernet-seed",
+      "fraud-airflow-jwt-secret",
+      "fraud-pg-airflow",
+    ]);
+    expect(userData("fraud-airflow")).toContain(`\${yandex_dataproc_cluster.${onlyName(json, "yandex_dataproc_cluster")}.id}`);
   });
 
   it("configures the provider from the config, with no credentials in it", () => {
