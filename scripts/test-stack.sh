@@ -10,6 +10,11 @@ apt_install cloud-init nginx-light apache2-utils openssl systemd
 ensure_node_modules
 bash scripts/gen-bindings.sh
 
+# a real terraform evaluates the deploy refusal in __tests__/stack/deploy-refusal.test.ts (offline,
+# built-in resources only); the one on PATH, else the pinned build the validate part also uses.
+TERRAFORM_BIN="$(bash scripts/terraform-bin.sh)"
+export TERRAFORM_BIN
+
 log "tsc --noEmit"
 start=$SECONDS
 npx --no-install tsc --noEmit
