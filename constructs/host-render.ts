@@ -252,6 +252,7 @@ function nginxSite(name: string, title: string, port: number, maxBodySize: strin
 function commonFiles(): HostFile[] {
   return [
     { path: `${LIB_DIR}/ycm-lockbox`, content: readUnitsFile("boot/ycm-lockbox.py"), permissions: "0755" },
+    { path: `${LIB_DIR}/wait-for-url`, content: readUnitsFile("boot/wait-for-url.sh"), permissions: "0755" },
     { path: NGINX_DROPIN_STAGED, content: renderTemplate("systemd/nginx-hardening.conf.ejs", {}) },
   ];
 }
@@ -341,10 +342,11 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
   const envFile = `${CONF_DIR}/airflow.env`;
   const baseEnvName = "airflow.base.env";
   const pipelineConfigPath = `${CONF_DIR}/pipeline.json`;
-  const components: { component: string; description: string; args: string }[] = [
+  const components: { component: string; description: string; args: string; waitFor?: string }[] = [
     { component: "api-server", description: "Airflow API server and UI (loopback only, behind nginx)",
       args: `api-server --host 127.0.0.1 --port ${AIRFLOW_PORT} --workers ${workers} --proxy-headers` },
-    { component: "scheduler", description: "Airflow scheduler", args: "scheduler" },
+    { component: "scheduler", description: "Airflow scheduler", args: "scheduler",
+      waitFor: `http://127.0.0.1:${AIRFLOW_PORT}/api/v2/monitor/health` },
     { component: "dag-processor", description: "Airflow DAG processor", args: "dag-processor" },
     { component: "triggerer", description: "Airflow triggerer", args: "triggerer" },
   ];

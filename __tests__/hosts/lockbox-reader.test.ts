@@ -75,3 +75,26 @@ describe("the VMs' Lockbox reader (units/boot/ycm-lockbox.py)", () => {
     });
   });
 });
+
+describe("wait-for-url (the Airflow scheduler's start condition)", () => {
+  const WAIT = path.join(UNITS_DIR, "boot/wait-for-url.sh");
+
+  it("returns once the URL answers", async () => {
+    const server = http.createServer((_req, res) => res.end("ok"));
+    const url = await listen(server);
+    try {
+      await expect(run("sh", [WAIT, `${url}/health`, "20"])).resolves.toBeDefined();
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("fails, naming the URL, when nothing answers in time", async () => {
+    const server = http.createServer();
+    const url = await listen(server);
+    await new Promise<void>((resolve) => server.close(() => resolve())); // a port nobody listens on
+    await expect(run("sh", [WAIT, `${url}/health`, "3"])).rejects.toMatchObject({
+      stderr: expect.stringContaining(`${url}/health did not answer within 3 s`),
+    });
+  });
+});

@@ -149,6 +149,14 @@ describe("Airflow VM", () => {
     }
   });
 
+  it("starts the scheduler only once the api-server (its tasks' execution API) answers", () => {
+    const scheduler = file(airflow, "/etc/systemd/system/airflow-scheduler.service");
+    expect(directive(scheduler, "ExecStartPre")).toEqual([
+      "/usr/local/lib/yc-mlops/wait-for-url http://127.0.0.1:8080/api/v2/monitor/health 600",
+    ]);
+    expect(directive(scheduler, "After").join(" ")).toContain("airflow-api-server.service");
+  });
+
   it("keeps the api-server on loopback", () => {
     const [exec] = directive(file(airflow, "/etc/systemd/system/airflow-api-server.service"), "ExecStart");
     expect(exec).toMatch(/airflow api-server --host 127\.0\.0\.1 --port 8080\b/);
@@ -193,7 +201,7 @@ describe("systemd units", () => {
   const root = path.join(dir, "root");
   requireTool("systemd-analyze"); // a clear install hint instead of a missing-folder error below
   fs.cpSync("/usr/lib/systemd/system", path.join(root, "usr/lib/systemd/system"), { recursive: true });
-  for (const bin of ["/opt/mlflow/venv/bin/mlflow", "/opt/airflow/venv/bin/airflow"]) {
+  for (const bin of ["/opt/mlflow/venv/bin/mlflow", "/opt/airflow/venv/bin/airflow", "/usr/local/lib/yc-mlops/wait-for-url"]) {
     fs.mkdirSync(path.join(root, path.dirname(bin)), { recursive: true });
     fs.writeFileSync(path.join(root, bin), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   }
