@@ -16,8 +16,9 @@ import { Network } from "./network";
 import { GeneratedSecret, Secrets } from "./secrets";
 
 /**
- * Folder role of the Airflow VM's service account: submit and watch jobs on the existing Data Proc
- * cluster (DataprocCreatePysparkJobOperator) - it neither creates clusters nor attaches accounts.
+ * Folder role of the Airflow VM's service account: per the Data Proc access docs it "enables you to
+ * create jobs" (DataprocCreatePysparkJobOperator on the stack's cluster); the DAG neither creates
+ * clusters nor attaches service accounts, so no editor role.
  */
 export const AIRFLOW_DATAPROC_ROLE = "dataproc.user";
 /** Basic-auth user the Spark jobs log in to MLflow as. */
