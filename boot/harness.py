@@ -151,7 +151,9 @@ exec chroot "$M" /lib/systemd/systemd --system
             child = self._child_of(self.proc.pid)
             if child and _comm(child) == "systemd":
                 self.pid = child
-                self._pidfile().write_text(str(child)) if self._pidfile() else None
+                pidfile = self._pidfile()
+                if pidfile:
+                    pidfile.write_text(str(child))
                 break
             time.sleep(0.1)
         else:

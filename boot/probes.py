@@ -9,7 +9,8 @@ from urllib.parse import urlparse
 from harness import BootedHost
 
 # The addresses the boot script uses in the cloud; in the boot test each must be overridden.
-ENDPOINT_KEYS = ["YC_METADATA_URL", "YC_LOCKBOX_PAYLOAD_URL", "YC_STORAGE_ENDPOINT", "YC_PG_HOST"]
+ENDPOINT_KEYS = ["YC_METADATA_URL", "YC_LOCKBOX_PAYLOAD_URL", "YC_STORAGE_ENDPOINT", "YC_PG_HOST",
+                 "YC_API_ENDPOINT", "YC_METADATA_ADDR"]
 YANDEX_HOST_RE = re.compile(
     r"169\.254\.169\.254|[a-z0-9.-]*\.yandexcloud\.net|[a-z0-9.-]*\.cloud\.yandex\.net|"
     r"[a-z0-9.-]*\.yandex\.(?:net|ru)|[a-z0-9.-]*\.mdb\.yandexcloud\.net")

@@ -169,6 +169,9 @@ def boot_rendered(name: str, host_factory, moto_server: str | None, timeout: flo
             "YC_METADATA_URL": api.url,
             "YC_LOCKBOX_PAYLOAD_URL": api.url,
             "YC_STORAGE_ENDPOINT": s3.url if s3 else api.url,
+            # Yandex Cloud API (Data Proc, used by the Airflow DAG's tasks): no stand-in speaks its
+            # gRPC, but pointing it at loopback guarantees no call can leave the machine
+            "YC_API_ENDPOINT": f"127.0.0.1:{api.port}",
             "YC_PG_HOST": "127.0.0.1",
             "YC_PG_PORT": str(pg.port),
             "YC_PG_SSLMODE": "verify-full" if pg_tls else "disable",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
 import pytest
 
-from probes import exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
+from probes import YANDEX_HOST_RE, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
 from rendered import boot_rendered, first_boot, stop_rendered
 
 BOOT_TIMEOUT = float(os.environ.get("BOOT_AIRFLOW_TIMEOUT", "2400"))
@@ -59,6 +60,15 @@ def test_boot_script_used_only_loopback_standins(airflow_host):
     used = logged_endpoints(airflow_host.host.read("/var/log/cloud-init-output.log"))
     assert set(used) >= {"YC_METADATA_URL", "YC_LOCKBOX_PAYLOAD_URL", "YC_PG_HOST"}, used
     assert all(is_loopback(v) for v in used.values()), used
+    # what the DAG's tasks will use: the Yandex SDK's metadata address and the connection's API endpoint
+    env = airflow_host.host.read("/etc/yc-mlops/airflow.env")
+    for key in ("YC_METADATA_ADDR",):
+        m = re.search(rf"^{key}=(\S+)$", env, re.M)
+        assert m and is_loopback(m.group(1)), f"{key} in airflow.env: {m and m.group(1)}"
+    conn = re.search(r"^AIRFLOW_CONN_YANDEXCLOUD_DEFAULT=(.*)$", env, re.M)
+    assert conn, "no Yandex connection in airflow.env"
+    assert not YANDEX_HOST_RE.search(conn.group(1)), conn.group(1)
+    assert f"127.0.0.1:{airflow_host.api.port}" in conn.group(1), conn.group(1)
     paths = [p for _, p, status in airflow_host.api.requests if status == 200]
     for sid, _ in airflow_host.secret_values:
         assert f"/lockbox/v1/secrets/{sid}/payload" in paths
@@ -129,8 +139,8 @@ def test_kill_9_is_repaired_within_15_s_and_keeps_the_journal(airflow_host, ca, 
     t0 = time.monotonic()
     h.run(["kill", "-9", str(before)])
     # systemd's part: a new main process, unit active. Required within 15 s; a slower restart that
-    # still happens within 60 s is the known finding FINDINGS.md #2 (skipped at the end, printed).
-    wait_for(lambda: h.main_pid(unit) not in (0, before) and h.unit_state(unit) == "active", 60, 0.2,
+    # still happens within 90 s is the known finding FINDINGS.md #2 (skipped at the end, printed).
+    wait_for(lambda: h.main_pid(unit) not in (0, before) and h.unit_state(unit) == "active", 90, 0.2,
              what=f"{unit} restarted by systemd")
     restarted = time.monotonic() - t0
     if unit == "airflow-api-server.service":
