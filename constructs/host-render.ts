@@ -342,13 +342,20 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
   const envFile = `${CONF_DIR}/airflow.env`;
   const baseEnvName = "airflow.base.env";
   const pipelineConfigPath = `${CONF_DIR}/pipeline.json`;
-  const components: { component: string; description: string; args: string; waitFor?: string }[] = [
+  // --skip-serve-logs: the log server binds every address (its host is hard-coded); with one VM
+  // and LocalExecutor the api-server reads task logs from the local folder, so it is not needed.
+  const components: { component: string; description: string; args: string; waitFor?: string; restartSec: string; stopTimeout: string }[] = [
     { component: "api-server", description: "Airflow API server and UI (loopback only, behind nginx)",
-      args: `api-server --host 127.0.0.1 --port ${AIRFLOW_PORT} --workers ${workers} --proxy-headers` },
-    { component: "scheduler", description: "Airflow scheduler", args: "scheduler",
-      waitFor: `http://127.0.0.1:${AIRFLOW_PORT}/api/v2/monitor/health` },
-    { component: "dag-processor", description: "Airflow DAG processor", args: "dag-processor" },
-    { component: "triggerer", description: "Airflow triggerer", args: "triggerer" },
+      args: `api-server --host 127.0.0.1 --port ${AIRFLOW_PORT} --workers ${workers} --proxy-headers`,
+      restartSec: "5s", stopTimeout: "60s" },
+    // LocalExecutor's workers ignore SIGTERM once the scheduler is gone: a short stop timeout gets
+    // a killed scheduler back within seconds instead of a minute
+    { component: "scheduler", description: "Airflow scheduler", args: "scheduler --skip-serve-logs",
+      waitFor: `http://127.0.0.1:${AIRFLOW_PORT}/api/v2/monitor/health`, restartSec: "2s", stopTimeout: "10s" },
+    { component: "dag-processor", description: "Airflow DAG processor", args: "dag-processor",
+      restartSec: "5s", stopTimeout: "60s" },
+    { component: "triggerer", description: "Airflow triggerer", args: "triggerer --skip-serve-logs",
+      restartSec: "5s", stopTimeout: "60s" },
   ];
   const units = components.map((c) => `airflow-${c.component}.service`);
   const files: HostFile[] = [
@@ -366,6 +373,8 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
       ["AIRFLOW__CORE__DAGS_FOLDER", dagsDir],
       ["AIRFLOW__CORE__LOAD_EXAMPLES", "False"],
       ["AIRFLOW__CORE__EXECUTOR", "LocalExecutor"],
+      // LocalExecutor starts this many worker processes; the tasks only submit Data Proc jobs
+      ["AIRFLOW__CORE__PARALLELISM", "4"],
       ["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", p.startPaused ? "True" : "False"],
       ["AIRFLOW__CORE__EXECUTION_API_SERVER_URL", `http://127.0.0.1:${AIRFLOW_PORT}/execution/`],
       // nginx's basic auth is the gate (the api-server listens on loopback only). The simple auth

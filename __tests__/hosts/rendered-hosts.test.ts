@@ -157,6 +157,16 @@ describe("Airflow VM", () => {
     expect(directive(scheduler, "After").join(" ")).toContain("airflow-api-server.service");
   });
 
+  it("runs no log server (it would listen on every address) and gets a killed scheduler back fast", () => {
+    for (const c of ["scheduler", "triggerer"]) {
+      const [exec] = directive(file(airflow, `/etc/systemd/system/airflow-${c}.service`), "ExecStart");
+      expect(exec).toMatch(/ --skip-serve-logs$/);
+    }
+    const scheduler = file(airflow, "/etc/systemd/system/airflow-scheduler.service");
+    expect(directive(scheduler, "TimeoutStopSec")).toEqual(["10s"]);
+    expect(directive(scheduler, "RestartSec")).toEqual(["2s"]);
+  });
+
   it("keeps the api-server on loopback", () => {
     const [exec] = directive(file(airflow, "/etc/systemd/system/airflow-api-server.service"), "ExecStart");
     expect(exec).toMatch(/airflow api-server --host 127\.0\.0\.1 --port 8080\b/);
