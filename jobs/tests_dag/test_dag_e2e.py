@@ -132,14 +132,14 @@ def job_output(section: str) -> list[str]:
 # MLflow over its REST API (the Airflow venv has no mlflow package)
 
 
-def mlflow_get(uri: str, path: str, **params) -> dict:
-    url = f"{uri}/api/2.0/mlflow/{path}?{urllib.parse.urlencode(params)}"
+def mlflow_get(uri: str, endpoint: str, **params) -> dict:
+    url = f"{uri}/api/2.0/mlflow/{endpoint}?{urllib.parse.urlencode(params)}"
     with urllib.request.urlopen(url, timeout=30) as resp:
         return json.load(resp)
 
 
-def mlflow_post(uri: str, path: str, body: dict) -> dict:
-    req = urllib.request.Request(f"{uri}/api/2.0/mlflow/{path}", data=json.dumps(body).encode(),
+def mlflow_post(uri: str, endpoint: str, body: dict) -> dict:
+    req = urllib.request.Request(f"{uri}/api/2.0/mlflow/{endpoint}", data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.load(resp)
@@ -161,23 +161,9 @@ def tree_digest(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-# ---------------------------------------------------------------------------------------------
 
-
-def test_the_whole_dag_runs_locally_and_its_mlflow_runs_exist(stack):
-    config = stack.config("pipeline.json", experiment=EXPERIMENT, registered_model=REGISTERED_MODEL,
-                          n_boot=2000)
-    rc, log = stack.dags_test(config, log_name="full-run.log")
-    assert rc == 0, "\n".join(job_output(log)[-40:])
-    assert re.search(r"DagRun Finished: dag_id=fraud_pipeline.*state=success", log)
-    assert [s for s, _ in step_sections(log)] and {s for s, _ in step_sections(log)} == EXPECTED_TASKS
-    assert set(final_states(log).values()) == {"success"}
-
-    # the pipeline's data for the date is there
-    lake = stack.work / "data" / "lake"
-    assert (lake / "features" / f"TX_DATE={DATE}").is_dir()
-
-    uri = stack.mlflow_uri
+def check_mlflow_runs(uri: str) -> None:
+    """The runs of DATE in the experiment: two train runs and a comparison, as a user sees them."""
     experiment = mlflow_get(uri, "experiments/get-by-name", experiment_name=EXPERIMENT)["experiment"]
     runs = mlflow_post(uri, "runs/search", {
         "experiment_ids": [experiment["experiment_id"]],
@@ -219,6 +205,25 @@ def test_the_whole_dag_runs_locally_and_its_mlflow_runs_exist(stack):
     assert ("champion" in aliases) == (metrics["rf_better"] == 1.0)
 
 
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_whole_dag_runs_locally_and_its_mlflow_runs_exist(stack):
+    config = stack.config("pipeline.json", experiment=EXPERIMENT, registered_model=REGISTERED_MODEL,
+                          n_boot=2000)
+    rc, log = stack.dags_test(config, log_name="full-run.log")
+    assert rc == 0, "\n".join(job_output(log)[-40:])
+    assert re.search(r"DagRun Finished: dag_id=fraud_pipeline.*state=success", log)
+    assert [s for s, _ in step_sections(log)] and {s for s, _ in step_sections(log)} == EXPECTED_TASKS
+    assert set(final_states(log).values()) == {"success"}
+
+    # the pipeline's data for the date is there
+    lake = stack.work / "data" / "lake"
+    assert (lake / "features" / f"TX_DATE={DATE}").is_dir()
+
+    check_mlflow_runs(stack.mlflow_uri)
+
+
 def test_a_bad_landing_file_fails_save_to_hdfs_and_keeps_earlier_outputs(stack):
     lake = stack.work / "data" / "lake"
     landing_day = stack.work / "data" / "landing" / "transactions" / f"TX_DATE={DATE}"
@@ -226,14 +231,21 @@ def test_a_bad_landing_file_fails_save_to_hdfs_and_keeps_earlier_outputs(stack):
         pytest.skip("needs the outputs of the full run (the previous test)")
     before = tree_digest(lake)
 
-    # inject: the day's landed transactions lose their TX_AMOUNT column (rewritten with pyarrow)
-    files = sorted(str(p) for p in landing_day.glob("*.parquet"))
+    # inject: the day's landed transactions lose their TX_AMOUNT column (rewritten with pyarrow,
+    # as another producer would write them: without Hadoop's .crc side files)
+    files = sorted(landing_day.glob("*.parquet"))
     assert files
     subprocess.run([f"{JOBS_VENV}/bin/python", "-c", (
         "import sys, pyarrow.parquet as pq\n"
         "for f in sys.argv[1:]:\n"
-        "    t = pq.read_table(f); pq.write_table(t.drop(['TX_AMOUNT']), f)\n"
-    ), *files], check=True)
+        "    t = pq.ParquetFile(f).read()\n"  # this file only: no hive partition column added
+        "    t = t.select([c for c in t.column_names if c not in ('TX_AMOUNT', 'TX_DATE')])\n"
+        # no Spark row metadata (it would still list TX_AMOUNT); Spark's INT96 timestamps kept
+        "    t = t.replace_schema_metadata(None)\n"
+        "    pq.write_table(t, f, use_deprecated_int96_timestamps=True)\n"
+    ), *map(str, files)], check=True)
+    for f in files:
+        (f.parent / f".{f.name}.crc").unlink(missing_ok=True)
 
     # generate is marked done (not rerun), so save_to_hdfs meets the broken file; one quick retry
     config = stack.config("pipeline-broken.json", experiment=EXPERIMENT,
