@@ -5,7 +5,6 @@ leak of any of them into logs is detectable and cannot be a coincidence.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -79,6 +78,19 @@ def parse_env_file(text: str) -> dict[str, str]:
     return out
 
 
+def lockbox_refs(host_env: dict[str, str]) -> dict[str, list[str]]:
+    """The Lockbox entries the boot script reads: LOCKBOX_*='SECRET_ID:KEY' and the refs in
+    WEB_USERS='name=SECRET_ID:KEY ...' of host.env (other values, e.g. host:port, are not refs)."""
+    found = [v for k, v in host_env.items() if k.startswith("LOCKBOX_") and v]
+    found += [entry.split("=", 1)[1] for entry in host_env.get("WEB_USERS", "").split()]
+    refs: dict[str, list[str]] = {}
+    for ref in found:
+        sid, key = ref.split(":", 1)
+        if key not in refs.setdefault(sid, []):
+            refs[sid].append(key)
+    return refs
+
+
 def port_in_use(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -139,7 +151,7 @@ def boot_rendered(name: str, host_factory, moto_server: str | None, timeout: flo
                     "(the boot test shares the machine's network); stop what uses them and rerun")
     user_data = (d / "user-data").read_text()
     host_env = parse_env_file((d / "rootfs/etc/yc-mlops/host.env").read_text())
-    refs: dict[str, list[str]] = json.loads((d / "lockbox-refs.json").read_text())
+    refs = lockbox_refs(host_env)
     # Alphanumeric like Lockbox's generator without punctuation (what the stack asks for).
     values = {(sid, key): "sv" + secrets.token_hex(14) for sid, keys in refs.items() for key in keys}
     secrets_by_id: dict[str, dict[str, str]] = {}
