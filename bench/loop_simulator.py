@@ -1,9 +1,10 @@
 """Baseline for bench_generate.py: the same simulator written as a plain row-by-row Python loop.
 
 Same model as jobs/fraud_jobs/simulator.py (profiles, reach, Poisson counts, times, amounts,
-terminal choice, scenarios 1 -> 2 -> 3 with the same per-day compromise rules), one scalar draw at a
-time, the way a straightforward pandas-free port of the handbook would run. Terminals in reach are
-found per customer with one numpy distance computation over all terminals (as the handbook does);
+terminal choice, scenarios 1 -> 2 -> 3 with the same per-day compromise rules, ramping up from the
+first day like the benchmark's vectorized run with start_date), one scalar draw at a time, the way
+a straightforward pandas-free port of the handbook would run. Terminals in reach are found per
+customer with one numpy distance computation over all terminals (as the handbook does);
 everything else is a Python loop over customers, days and transactions.
 """
 
@@ -48,20 +49,19 @@ def generate_loop(customers: int, terminals: int, radius: float, days: list[dt.d
                 rows.append([day, seconds, cid, py.choice(available), round(amount, 2), 0, 0])
     # rows are in (day, customer, draw) order, like the vectorized version: no sort
 
-    # fraud scenarios, one row at a time
+    # fraud scenarios, one row at a time. Compromises ramp up from the first day (nothing is
+    # compromised before it), as in the handbook's run and the benchmark's vectorized run.
     compromised_terminal_days = set()
     compromised_customer_days: dict[tuple[int, dt.date], int] = {}
-    first = days[0] - dt.timedelta(days=27)
-    for i in range((days[-1] - first).days + 1):
-        start = first + dt.timedelta(days=i)
+    for i in range((days[-1] - days[0]).days + 1):
+        start = days[0] + dt.timedelta(days=i)
         for term in py.sample(range(terminals), 2):
             for k in range(28):
                 compromised_terminal_days.add((term, start + dt.timedelta(days=k)))
-        if start >= days[0] - dt.timedelta(days=13):
-            for cust in py.sample(range(customers), 3):
-                for k in range(14):
-                    key = (cust, start + dt.timedelta(days=k))
-                    compromised_customer_days[key] = compromised_customer_days.get(key, 0) + 1
+        for cust in py.sample(range(customers), 3):
+            for k in range(14):
+                key = (cust, start + dt.timedelta(days=k))
+                compromised_customer_days[key] = compromised_customer_days.get(key, 0) + 1
     for row in rows:
         day, _, cid, term, amount, _, _ = row
         if amount > 220:

@@ -35,6 +35,7 @@ by customer, then draw; not by time), so it is unique and the same in every run.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,8 +50,8 @@ MAX_TX_PER_DAY = 10_000_000  # TRANSACTION_ID packs the in-day index into 7 deci
 _STREAM_CUSTOMERS, _STREAM_TERMINALS, _STREAM_DAY = 0, 1, 2
 _STREAM_COMPROMISED_TERMINALS, _STREAM_COMPROMISED_CUSTOMERS, _STREAM_CNP = 3, 4, 5
 _STREAM_DAY_COUNTS, _STREAM_REDRAW = 6, 7
-_BRUTE_FORCE_PAIRS = 1_000_000  # below this many customer x terminal pairs, compare them all
-_DENSE_POISSON_STEPS = 6  # CDF steps tested for every customer-day; the few beyond, sparsely
+_STRIP_CANDIDATES = 200_000  # reach: strip candidates up to this many pairs, else grid cells
+_DENSE_POISSON_STEPS = 8  # CDF steps tested for every customer-day; the few beyond, sparsely
 _MASK64 = (1 << 64) - 1
 
 TRANSACTION_COLUMNS = (
@@ -124,12 +125,22 @@ class Reach:
         return np.diff(self.indptr)
 
 
-def _rng(seed: int, *stream: int) -> np.random.Generator:
-    return np.random.default_rng([seed, *stream])
+class _StreamGenerator:
+    """One PCG64 generator whose state is set from a hash of (seed, stream, day) before each use:
+    setting a state costs ~1 us where seeding a new generator costs ~20-30 us (it matters at one
+    call per day). Not shared between threads."""
+
+    def __init__(self) -> None:
+        self.bitgen = np.random.PCG64(0)
+        self.gen = np.random.Generator(self.bitgen)
+
+    def at(self, key: int, ordinal: int = 0) -> np.random.Generator:
+        self.bitgen.state = _pcg_state(key, ordinal)
+        return self.gen
 
 
-def customer_profiles(n: int, seed: int) -> Customers:
-    rng = _rng(seed, _STREAM_CUSTOMERS)
+def customer_profiles(n: int, seed: int, streams: _StreamGenerator | None = None) -> Customers:
+    rng = (streams or _StreamGenerator()).at(_stream_key(seed, _STREAM_CUSTOMERS))
     x = rng.uniform(0, GRID_SIZE, n)
     y = rng.uniform(0, GRID_SIZE, n)
     mean_amount = rng.uniform(5, 100, n)
@@ -137,25 +148,33 @@ def customer_profiles(n: int, seed: int) -> Customers:
     return Customers(x, y, mean_amount, mean_amount / 2, mean_nb)
 
 
-def terminal_profiles(n: int, seed: int) -> Terminals:
-    rng = _rng(seed, _STREAM_TERMINALS)
+def terminal_profiles(n: int, seed: int, streams: _StreamGenerator | None = None) -> Terminals:
+    rng = (streams or _StreamGenerator()).at(_stream_key(seed, _STREAM_TERMINALS))
     return Terminals(rng.uniform(0, GRID_SIZE, n), rng.uniform(0, GRID_SIZE, n))
 
 
 def terminals_within_radius(customers: Customers, terminals: Terminals, radius: float) -> Reach:
     """Terminals at Euclidean distance < radius (distance^2 < radius^2), each customer's in id order.
 
-    Small problems compare every pair at once. Larger ones bucket the terminals in square cells of
-    side `radius`, numbered x-major, so the 3 cells (cx + dx, cy - 1 .. cy + 1) around a customer
-    are one contiguous run of the cell-sorted terminals: 3 runs per customer, about 9 r^2 * density
-    candidates instead of all terminals.
+    Candidate pairs come as runs of an ordering of the terminals, then the exact test keeps those in
+    reach. Small problems: the terminals in the strip |x_t - x_c| < r (one run per customer).
+    Larger ones: square cells of side `radius`, numbered x-major, so the 3 cells
+    (cx + dx, cy - 1 .. cy + 1) around a customer are one contiguous run of the cell-sorted
+    terminals: 3 runs per customer, about 9 r^2 * density candidates instead of all terminals.
     """
     cx, cy, tx, ty = customers.x, customers.y, terminals.x, terminals.y
     n_customers, n_terminals = len(cx), len(tx)
     r2 = radius * radius
-    if n_customers * n_terminals <= _BRUTE_FORCE_PAIRS:
-        d2 = (cx[:, None] - tx[None, :]) ** 2 + (cy[:, None] - ty[None, :]) ** 2
-        pc, pt = np.nonzero(d2 < r2)  # row-major: by customer, then terminal id
+    # (a margin so that float rounding at the boundaries never drops a pair the exact test keeps)
+    margin = radius + 1e-9 * GRID_SIZE
+    if n_customers * n_terminals * min(1.0, 2 * margin / GRID_SIZE) <= _STRIP_CANDIDATES:
+        # small: candidates are the terminals in the vertical strip |x_t - x_c| < r, one run of the
+        # x-sorted terminals per customer
+        order = np.argsort(tx, kind="stable")
+        sx = tx[order]
+        start = np.searchsorted(sx, cx - margin)
+        length = np.searchsorted(sx, cx + margin) - start
+        runs_of = np.arange(n_customers, dtype=np.int64)
     else:
         cell = float(radius)
         ncell = int(GRID_SIZE // cell) + 1
@@ -163,7 +182,6 @@ def terminals_within_radius(customers: Customers, terminals: Terminals, radius: 
                 + np.minimum((ty // cell).astype(np.int64), ncell - 1))
         order = np.argsort(tkey, kind="stable")
         bounds = np.searchsorted(tkey[order], np.arange(ncell * ncell + 1))  # cell k: bounds[k]:bounds[k+1]
-        stx, sty = tx[order], ty[order]
         ccx = np.minimum((cx // cell).astype(np.int64), ncell - 1)
         ccy = np.minimum((cy // cell).astype(np.int64), ncell - 1)
         lo_y, hi_y = np.maximum(ccy - 1, 0), np.minimum(ccy + 1, ncell - 1)
@@ -173,14 +191,16 @@ def terminals_within_radius(customers: Customers, terminals: Terminals, radius: 
         start = bounds[gx * ncell + lo_y[:, None]]
         length = np.where(ok, bounds[gx * ncell + hi_y[:, None] + 1] - start, 0).ravel()
         start = start.ravel()
-        total = int(length.sum())
-        run_first = np.cumsum(length) - length
-        pos = np.arange(total, dtype=np.int64) + np.repeat(start - run_first, length)
-        pc = np.repeat(np.repeat(np.arange(n_customers, dtype=np.int64), 3), length)
-        keep = (cx[pc] - stx[pos]) ** 2 + (cy[pc] - sty[pos]) ** 2 < r2
-        # pairs are grouped by customer already; a stable sort of customer * T + id orders each group
-        key = np.sort(pc[keep] * n_terminals + order[pos[keep]], kind="stable")
-        pc, pt = key // n_terminals, key % n_terminals
+        runs_of = np.repeat(np.arange(n_customers, dtype=np.int64), 3)
+    total = int(length.sum())
+    run_first = np.cumsum(length) - length
+    pos = np.arange(total, dtype=np.int64) + np.repeat(start - run_first, length)
+    pc = np.repeat(runs_of, length)
+    pt = order[pos]
+    keep = (cx[pc] - tx[pt]) ** 2 + (cy[pc] - ty[pt]) ** 2 < r2
+    # pairs are grouped by customer already; a stable sort of customer * T + id orders each group
+    key = np.sort(pc[keep] * n_terminals + pt[keep], kind="stable")
+    pc, pt = key // n_terminals, key % n_terminals
     indptr = np.zeros(n_customers + 1, dtype=np.int64)
     np.cumsum(np.bincount(pc, minlength=n_customers), out=indptr[1:])
     return Reach(indptr, pt.astype(np.int64, copy=False))
@@ -224,20 +244,22 @@ def _row_uniforms(key: int, ordinals: np.ndarray, in_day: np.ndarray) -> np.ndar
 
 def _poisson_by_inversion(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """counts[d, c] ~ Poisson(lam[c]): the number of CDF values F_0 < F_1 < ... below u[d, c]."""
-    p = np.exp(-lam)
-    cdf = p.copy()
-    counts = np.zeros(u.shape, dtype=np.int64)
-    for j in range(1, _DENSE_POISSON_STEPS + 1):  # most of the mass: test every cell
-        counts += u > cdf
-        p = p * lam / j
-        cdf = cdf + p
-    # the rest (u above F_K): only those cells, one step at a time
+    k = _DENSE_POISSON_STEPS
+    p = np.empty((k + 1, len(lam)))  # p[j] = P(N = j) = exp(-lam) * prod_{i <= j} lam / i
+    p[0] = np.exp(-lam)
+    p[1:] = lam / np.arange(1, k + 1)[:, None]
+    np.cumprod(p, axis=0, out=p)
+    cdf = np.cumsum(p, axis=0)
+    counts = np.zeros(u.shape, dtype=np.int8)  # rates are below 4: counts stay far below 127
+    for j in range(k):  # most of the mass: test every cell against F_0 .. F_{k-1}
+        counts += u > cdf[j]
+    # the rest (u above F_k): only those cells, one step at a time
     flat_u, flat_counts = u.reshape(-1), counts.reshape(-1)
-    idx = np.flatnonzero(u > cdf)
+    idx = np.flatnonzero(u > cdf[k])
     c = idx % len(lam)
-    pj, fj, lj = p[c], cdf[c], lam[c]
-    j = _DENSE_POISSON_STEPS
-    while idx.size and j < 1000:  # the bound only guards against F rounding below u near 1
+    pj, fj, lj = p[k][c], cdf[k][c], lam[c]
+    j = k
+    while idx.size and j < 100:  # the bound only guards against F rounding below u near 1
         flat_counts[idx] += 1
         j += 1
         pj = pj * lj / j
@@ -256,8 +278,7 @@ def picks_for_days(seed: int, stream: int, ordinals: np.ndarray, population: int
     """
     ordinals = np.asarray(ordinals, dtype=np.uint64)
     spare = 8
-    base = _splitmix64(_splitmix64(np.full(len(ordinals), seed, dtype=np.uint64)) ^ np.uint64(stream))
-    base = _splitmix64(base ^ ordinals)
+    base = _splitmix64(np.uint64(_stream_key(seed, stream)) ^ ordinals)
     j = np.arange(k + spare, dtype=np.uint64)
     cand = (_splitmix64(base[:, None] ^ (j[None, :] * np.uint64(0xD1B54A32D192ED03))) % np.uint64(population))
     cand = cand.astype(np.int64)
@@ -318,6 +339,7 @@ def _window_matrix(params: SimulatorParams, ordinals: np.ndarray, stream: int, p
     return counts
 
 
+@functools.lru_cache(maxsize=None)
 def _binomial_third_cdf(max_trials: int) -> np.ndarray:
     """cdf[m, k] = P(Binomial(m, 1/3) <= k) for m, k in 0..max_trials."""
     from math import comb
@@ -329,6 +351,7 @@ def _binomial_third_cdf(max_trials: int) -> np.ndarray:
             acc += comb(m, k) * (1 / 3) ** k * (2 / 3) ** (m - k)
             cdf[m, k] = acc
         cdf[m, m:] = 1.0
+    cdf.flags.writeable = False  # cached and shared
     return cdf
 
 
@@ -344,8 +367,9 @@ class Simulator:
 
     def __init__(self, params: SimulatorParams):
         self.params = params
-        self.customers = customer_profiles(params.customers, params.seed)
-        self.terminals = terminal_profiles(params.terminals, params.seed)
+        self._streams = _StreamGenerator()
+        self.customers = customer_profiles(params.customers, params.seed, self._streams)
+        self.terminals = terminal_profiles(params.terminals, params.seed, self._streams)
         self.reach = terminals_within_radius(self.customers, self.terminals, params.radius)
 
     def day(self, day: dt.date) -> dict[str, np.ndarray]:
@@ -366,13 +390,11 @@ class Simulator:
         rate = np.where(n_reach > 0, cust.mean_nb_tx_per_day, 0.0)
 
         # 1. the generator calls, day by day: each day from its own hashed state
-        bitgen = np.random.PCG64(0)
-        gen = np.random.Generator(bitgen)
+        streams = self._streams
         count_key, row_key = _stream_key(p.seed, _STREAM_DAY_COUNTS), _stream_key(p.seed, _STREAM_DAY)
         u_counts = np.empty((n_days, n_cust))
         for i, ordinal in enumerate(ordinals.tolist()):
-            bitgen.state = _pcg_state(count_key, ordinal)
-            gen.random(out=u_counts[i])
+            streams.at(count_key, ordinal).random(out=u_counts[i])
         nb_tx = _poisson_by_inversion(u_counts, rate)
         drawn_per_day = nb_tx.sum(axis=1)
         n_drawn = int(drawn_per_day.sum())
@@ -382,25 +404,28 @@ class Simulator:
         start = 0
         for ordinal, end in zip(ordinals.tolist(), ends):
             if end > start:
-                bitgen.state = _pcg_state(row_key, ordinal)
+                gen = streams.at(row_key, ordinal)
                 gen.standard_normal(out=normals[2 * start:2 * end])
                 gen.random(out=u_slot[start:end])
             start = end
 
         # 2. everything else at once, for all days; rows in draw order (day, customer, draw)
+        # (rows stay grouped by day, so per-day values are spread with np.repeat, not gathered)
         seconds = (TIME_MEAN + TIME_STD * normals[0::2]).astype(np.int64)  # truncation, as int()
         keep = (seconds > 0) & (seconds < SECONDS_PER_DAY)
-        day_idx = np.repeat(np.arange(n_days, dtype=np.int64), drawn_per_day)[keep]
-        cust_day = np.repeat(np.arange(n_days * n_cust, dtype=np.int64), nb_tx.reshape(-1))[keep]
-        seconds, z_amount, u_slot = seconds[keep], normals[1::2][keep], u_slot[keep]
-        customer = cust_day - day_idx * n_cust
-        n = len(customer)
-        kept_per_day = np.bincount(day_idx, minlength=n_days)
+        kept_before = np.concatenate(([0], np.cumsum(keep)))[np.concatenate(([0], ends))]
+        kept_per_day = np.diff(kept_before)
         if kept_per_day.size and kept_per_day.max() >= MAX_TX_PER_DAY:
             raise ValueError(f"more than {MAX_TX_PER_DAY} transactions on one day")
-        first_row = np.cumsum(kept_per_day) - kept_per_day
+        first_row = kept_before[:-1]
+        day_idx = np.repeat(np.arange(n_days, dtype=np.int64), kept_per_day)
+        # customer-day index (day * customers + customer) of each row: sorted
+        cust_day = np.repeat(np.arange(n_days * n_cust, dtype=np.int64), nb_tx.reshape(-1))[keep]
+        seconds, z_amount, u_slot = seconds[keep], normals[1::2][keep], u_slot[keep]
+        customer = cust_day - np.repeat(np.arange(n_days, dtype=np.int64) * n_cust, kept_per_day)
+        n = len(customer)
         transaction_id = np.arange(n, dtype=np.int64)
-        transaction_id += (ordinals * MAX_TX_PER_DAY - first_row)[day_idx]
+        transaction_id += np.repeat(ordinals * MAX_TX_PER_DAY - first_row, kept_per_day)
 
         mean = cust.mean_amount[customer]
         amount = mean * 0.5  # std_amount = mean_amount / 2, exactly
@@ -422,7 +447,7 @@ class Simulator:
             # 2: compromised terminals
             compromised = _window_matrix(p, ordinals, _STREAM_COMPROMISED_TERMINALS, p.terminals,
                                          p.compromised_terminals_per_day, p.terminal_compromise_days) > 0
-            day_terminal = day_idx * p.terminals
+            day_terminal = np.repeat(np.arange(n_days, dtype=np.int64) * p.terminals, kept_per_day)
             day_terminal += terminal
             scenario[compromised.reshape(-1)[day_terminal]] = 2
             # 3: card-not-present. Each of the m active compromises naming the customer takes the
@@ -430,10 +455,13 @@ class Simulator:
             # uniform of the row; every take multiplies the amount by 5.
             exposure = _window_matrix(p, ordinals, _STREAM_COMPROMISED_CUSTOMERS, p.customers,
                                       p.compromised_customers_per_day, p.customer_compromise_days)
-            m_all = exposure.reshape(-1)[cust_day]
-            exposed = np.flatnonzero(m_all)
+            # rows of the few exposed customer-days: ranges of the sorted cust_day
+            exposed_cd = np.flatnonzero(exposure)
+            lo = np.searchsorted(cust_day, exposed_cd)
+            length = np.searchsorted(cust_day, exposed_cd, side="right") - lo
+            exposed = np.arange(length.sum(), dtype=np.int64) + np.repeat(lo - (np.cumsum(length) - length), length)
             if exposed.size:
-                m = m_all[exposed].astype(np.int64)
+                m = np.repeat(exposure.reshape(-1)[exposed_cd], length).astype(np.int64)
                 d = day_idx[exposed]
                 cnp_u = _row_uniforms(_stream_key(p.seed, _STREAM_CNP), ordinals[d], exposed - first_row[d])
                 cdf = _binomial_third_cdf(int(m.max()))
@@ -443,11 +471,11 @@ class Simulator:
                 _round_cents(multiplied)
                 amount[hit] = multiplied
                 scenario[hit] = 3
-        fraud = (scenario > 0).astype(np.int32)
+        fraud = np.minimum(scenario, 1)
 
         day_strings = np.array([d.isoformat() for d in days], dtype=object)
         epoch_seconds = (ordinals - dt.date(1970, 1, 1).toordinal()) * SECONDS_PER_DAY
-        seconds += epoch_seconds[day_idx]
+        seconds += np.repeat(epoch_seconds, kept_per_day)
         return {
             "TRANSACTION_ID": transaction_id,
             "TX_DATETIME": seconds.view("datetime64[s]"),
@@ -456,7 +484,7 @@ class Simulator:
             "TX_AMOUNT": amount,
             "TX_FRAUD": fraud,
             "TX_FRAUD_SCENARIO": scenario,
-            "TX_DATE": day_strings[day_idx],
+            "TX_DATE": np.repeat(day_strings, kept_per_day),
         }
 
     def customer_table(self) -> dict[str, np.ndarray]:
