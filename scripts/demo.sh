@@ -33,6 +33,7 @@ cleanup() {
     log "MLflow left running at ${MLFLOW_URI:-?}; stop it with: bash scripts/mlflow-local.sh stop $WORK/mlflow"
   else
     bash "$REPO_ROOT/scripts/mlflow-local.sh" stop "$WORK/mlflow" || true
+    log "MLflow server stopped; run with KEEP_SERVERS=1 to keep it up and open the URLs above"
   fi
 }
 trap cleanup EXIT
