@@ -44,8 +44,9 @@ def host_factory(rootfs, cache_dir):
         return host
 
     yield make
-    for host in made:
+    for host in made:  # stop every host first: deleting overlays takes a while
         host.stop()
+    for host in made:
         if os.environ.get("BOOT_KEEP") != "1":
             host.destroy()
     if os.environ.get("BOOT_KEEP") != "1":
