@@ -81,6 +81,15 @@ def listeners(host: BootedHost) -> list[tuple[str, int, str]]:
     return result
 
 
+# Measurements (boot times, restart times, exposure scores) shown at the end of the pytest run.
+MEASUREMENTS: list[str] = []
+
+
+def report(line: str) -> None:
+    MEASUREMENTS.append(line)
+    print(f"\n[boot] {line}")
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "condition"):
     deadline = time.monotonic() + timeout
     last = None

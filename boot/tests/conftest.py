@@ -19,6 +19,14 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "host(name): a test of one rendered host")
 
 
+def pytest_terminal_summary(terminalreporter):
+    from probes import MEASUREMENTS
+    if MEASUREMENTS:
+        terminalreporter.section("boot test measurements")
+        for line in MEASUREMENTS:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def rootfs() -> Path:
     path = os.environ.get("BOOT_ROOTFS")

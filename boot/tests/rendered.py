@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from harness import BootedHost
-from probes import endpoints_env, is_loopback, unconditional_yandex_addresses
+from probes import report, endpoints_env, is_loopback, unconditional_yandex_addresses
 from standins import CloudApiStandIn, PostgresStandIn, S3StandIn
 
 # Ports the rendered hosts use on the (shared) loopback: nginx and the apps behind it.
@@ -227,4 +227,4 @@ def first_boot(rh: RenderedHost, timeout: float) -> None:
     rh.host.boot()
     rh.facts = rh.host.wait_for_cloud_init(timeout=timeout)
     rh.boot_seconds = time.monotonic() - t0
-    print(f"\n[boot] {rh.name}: first boot to cloud-init done in {rh.boot_seconds:.0f} s")
+    report(f"{rh.name}: first boot to cloud-init done in {rh.boot_seconds:.0f} s")

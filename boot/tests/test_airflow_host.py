@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from probes import YANDEX_HOST_RE, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
+from probes import report, YANDEX_HOST_RE, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
 from rendered import boot_rendered, first_boot, stop_rendered
 
 BOOT_TIMEOUT = float(os.environ.get("BOOT_AIRFLOW_TIMEOUT", "2400"))
@@ -95,7 +95,7 @@ def test_scheduler_and_dag_processor_are_running(airflow_host, ca):
         h = health(airflow_host, ca)
         return all(h.get(k, {}).get("status") == "healthy"
                    for k in ("metadatabase", "scheduler", "dag_processor", "triggerer")) and h
-    print(f"\n[boot] airflow health: {wait_for(healthy, 120, 2, 'all Airflow components healthy')}")
+    report(f"airflow health: {wait_for(healthy, 120, 2, 'all Airflow components healthy')}")
 
 
 def test_dag_is_loaded_without_import_errors(airflow_host):
@@ -145,7 +145,7 @@ def test_kill_9_is_repaired_within_15_s_and_keeps_the_journal(airflow_host, ca, 
     restarted = time.monotonic() - t0
     if unit == "airflow-api-server.service":
         wait_for(lambda: health(airflow_host, ca), 180, 1, what="the UI answering again")
-    print(f"\n[boot] {unit}: restarted {restarted:.1f} s, ready {time.monotonic() - t0:.1f} s after kill -9")
+    report(f"{unit}: restarted {restarted:.1f} s, ready {time.monotonic() - t0:.1f} s after kill -9")
     journal_after = h.run(["journalctl", "-u", unit, "-o", "cat"]).stdout.splitlines()
     assert journal_after[:len(journal_before)] == journal_before
     if restarted > 15:
@@ -155,7 +155,7 @@ def test_kill_9_is_repaired_within_15_s_and_keeps_the_journal(airflow_host, ca, 
 
 def test_units_exposure_scores(airflow_host):
     scores = {u: exposure_score(airflow_host.host, u) for u in airflow_host.units + ["nginx.service"]}
-    print(f"\n[boot] airflow host systemd-analyze security: {scores}")
+    report(f"airflow host systemd-analyze security: {scores}")
     high = {u: s for u, s in scores.items() if s > 5.0}
     assert not high, f"exposure above 5.0: {high}"
 

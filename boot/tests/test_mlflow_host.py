@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from probes import exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
+from probes import report, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
 from rendered import boot_rendered, first_boot, stop_rendered
 
 BOOT_TIMEOUT = float(os.environ.get("BOOT_MLFLOW_TIMEOUT", "1500"))
@@ -158,7 +158,7 @@ def test_kill_9_of_mlflow_is_repaired_within_15_s_and_keeps_its_data(mlflow_host
     # MLflow's own start-up (schema check, workers) comes on top; reported, loosely bounded
     wait_for(lambda: mlflow_host.https("/health", ca, next(iter(mlflow_host.web_users.items())),
                                        timeout=5)[0] == 200, 180, 1, what="MLflow answering again")
-    print(f"\n[boot] mlflow-server: restarted {restarted:.1f} s, answering {time.monotonic() - t0:.1f} s "
+    report(f"mlflow-server: restarted {restarted:.1f} s, answering {time.monotonic() - t0:.1f} s "
           "after kill -9")
     journal_after = h.run(["journalctl", "-u", "mlflow-server.service", "-o", "cat"]).stdout.splitlines()
     assert journal_after[:len(journal_before)] == journal_before
@@ -167,7 +167,7 @@ def test_kill_9_of_mlflow_is_repaired_within_15_s_and_keeps_its_data(mlflow_host
 
 def test_units_exposure_scores(mlflow_host):
     scores = {u: exposure_score(mlflow_host.host, u) for u in mlflow_host.units + ["nginx.service"]}
-    print(f"\n[boot] mlflow host systemd-analyze security: {scores}")
+    report(f"mlflow host systemd-analyze security: {scores}")
     state["scores"] = scores
     high = {u: s for u, s in scores.items() if s > 5.0}
     assert not high, f"exposure above 5.0: {high}"
