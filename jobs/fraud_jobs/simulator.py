@@ -51,7 +51,8 @@ _STREAM_CUSTOMERS, _STREAM_TERMINALS, _STREAM_DAY = 0, 1, 2
 _STREAM_COMPROMISED_TERMINALS, _STREAM_COMPROMISED_CUSTOMERS, _STREAM_CNP = 3, 4, 5
 _STREAM_DAY_COUNTS, _STREAM_REDRAW = 6, 7
 _STRIP_CANDIDATES = 200_000  # reach: strip candidates up to this many pairs, else grid cells
-_DENSE_POISSON_STEPS = 8  # CDF steps tested for every customer-day; the few beyond, sparsely
+_DENSE_POISSON_STEPS = 8  # Poisson CDF steps tested for every customer-day (then sparsely);
+_DENSE_POISSON_STEPS_SMALL = 12  # more for small inputs, where the number of calls is what costs
 _MASK64 = (1 << 64) - 1
 
 TRANSACTION_COLUMNS = (
@@ -237,35 +238,50 @@ def _pcg_state(key: int, ordinal: int) -> dict:
 
 
 def _row_uniforms(key: int, ordinals: np.ndarray, in_day: np.ndarray) -> np.ndarray:
-    """U[0, 1) values hashed from (stream key, day ordinal, index within the day), one per row."""
-    h = _splitmix64(_splitmix64(np.uint64(key) ^ ordinals.astype(np.uint64)) ^ in_day.astype(np.uint64))
+    """U[0, 1) values hashed from (stream key, day ordinal, index within the day), one per row.
+
+    (day, index) packs into distinct 64-bit inputs (index < 10^7 < 2^24), and SplitMix64's
+    finalizer is a bijection with full avalanche, so one round gives independent-looking values."""
+    packed = (ordinals.astype(np.uint64) << np.uint64(24)) | in_day.astype(np.uint64)
+    h = _splitmix64(packed ^ np.uint64(key))
     return (h >> np.uint64(11)) * (1.0 / (1 << 53))
 
 
 def _poisson_by_inversion(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """counts[d, c] ~ Poisson(lam[c]): the number of CDF values F_0 < F_1 < ... below u[d, c]."""
-    k = _DENSE_POISSON_STEPS
-    p = np.empty((k + 1, len(lam)))  # p[j] = P(N = j) = exp(-lam) * prod_{i <= j} lam / i
-    p[0] = np.exp(-lam)
-    p[1:] = lam / np.arange(1, k + 1)[:, None]
-    np.cumprod(p, axis=0, out=p)
-    cdf = np.cumsum(p, axis=0)
-    counts = np.zeros(u.shape, dtype=np.int8)  # rates are below 4: counts stay far below 127
-    for j in range(k):  # most of the mass: test every cell against F_0 .. F_{k-1}
-        counts += u > cdf[j]
+    """counts[d, c] ~ Poisson(lam[c]): the number of CDF values F_0 < F_1 < ... below u[d, c].
+
+    F_j is computed the same way in both phases (p_j = p_{j-1} * (lam / j), F_j = F_{j-1} + p_j), so
+    where the dense phase stops does not change any count: small inputs test more steps densely.
+    """
+    k = _DENSE_POISSON_STEPS if u.size > 100_000 else _DENSE_POISSON_STEPS_SMALL
+    p = np.empty((k + 1, len(lam)))  # p[j] = P(N = j)
+    cdf = np.empty((k + 1, len(lam)))
+    np.exp(-lam, out=p[0])
+    cdf[0] = p[0]
+    for j in range(1, k + 1):  # (row by row: cheaper than cumprod/cumsum along axis 0)
+        np.multiply(p[j - 1], lam / j, out=p[j])
+        np.add(cdf[j - 1], p[j], out=cdf[j])
+    # most of the mass: test every cell against F_0 .. F_{k-1} (rates are below 4: int8 suffices)
+    if u.size <= 100_000:  # one broadcast comparison: fewest calls
+        counts = (u[:, None, :] > cdf[:k]).sum(axis=1, dtype=np.int8)
+    else:  # one step at a time: least memory traffic
+        counts = np.zeros(u.shape, dtype=np.int8)
+        for j in range(k):
+            counts += u > cdf[j]
     # the rest (u above F_k): only those cells, one step at a time
     flat_u, flat_counts = u.reshape(-1), counts.reshape(-1)
     idx = np.flatnonzero(u > cdf[k])
     c = idx % len(lam)
     pj, fj, lj = p[k][c], cdf[k][c], lam[c]
     j = k
-    while idx.size and j < 100:  # the bound only guards against F rounding below u near 1
+    while idx.size:
         flat_counts[idx] += 1
         j += 1
-        pj = pj * lj / j
-        fj = fj + pj
-        more = flat_u[idx] > fj
-        idx, pj, fj, lj = idx[more], pj[more], fj[more], lj[more]
+        pj = pj * (lj / j)
+        f_next = fj + pj
+        # (stop where F no longer grows: u within rounding of 1, a ~1e-16 event, would never end)
+        more = (flat_u[idx] > f_next) & (f_next > fj)
+        idx, pj, fj, lj = idx[more], pj[more], f_next[more], lj[more]
     return counts
 
 
