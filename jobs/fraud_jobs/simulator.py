@@ -427,7 +427,11 @@ class Simulator:
 
         # 2. everything else at once, for all days; rows in draw order (day, customer, draw)
         # (rows stay grouped by day, so per-day values are spread with np.repeat, not gathered)
-        seconds = (TIME_MEAN + TIME_STD * normals[0::2]).astype(np.int64)  # truncation, as int()
+        # (in place where possible: fewer fresh arrays, fewer page faults on a first run)
+        time_of_day = np.multiply(normals[0::2], TIME_STD)
+        time_of_day += TIME_MEAN
+        seconds = time_of_day.astype(np.int64)  # truncation, as int()
+        del time_of_day
         keep = (seconds > 0) & (seconds < SECONDS_PER_DAY)
         kept_before = np.concatenate(([0], np.cumsum(keep)))[np.concatenate(([0], ends))]
         kept_per_day = np.diff(kept_before)
@@ -438,7 +442,9 @@ class Simulator:
         # customer-day index (day * customers + customer) of each row: sorted
         cust_day = np.repeat(np.arange(n_days * n_cust, dtype=np.int64), nb_tx.reshape(-1))[keep]
         seconds, z_amount, u_slot = seconds[keep], normals[1::2][keep], u_slot[keep]
-        customer = cust_day - np.repeat(np.arange(n_days, dtype=np.int64) * n_cust, kept_per_day)
+        del normals, keep
+        customer = np.repeat(np.arange(n_days, dtype=np.int64) * -n_cust, kept_per_day)
+        customer += cust_day
         n = len(customer)
         transaction_id = np.arange(n, dtype=np.int64)
         transaction_id += np.repeat(ordinals * MAX_TX_PER_DAY - first_row, kept_per_day)
@@ -453,9 +459,12 @@ class Simulator:
             redraw = _row_uniforms(_stream_key(p.seed, _STREAM_REDRAW), ordinals[d], negative - first_row[d])
             amount[negative] = redraw * 2 * mean[negative]
         _round_cents(amount)
-        slot = (u_slot * n_reach[customer]).astype(np.int64)
+        u_slot *= n_reach[customer]
+        slot = u_slot.astype(np.int64)
+        del u_slot
         slot += reach.indptr[customer]
         terminal = reach.indices[slot]
+        del slot
 
         # fraud, in order 1 -> 2 -> 3; TX_FRAUD = 1 exactly where a scenario applies
         scenario = (amount > FRAUD_AMOUNT_THRESHOLD).astype(np.int32)
