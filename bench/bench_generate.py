@@ -1,7 +1,7 @@
 """Benchmark: the vectorized simulator (jobs/fraud_jobs/simulator.py) vs a row-by-row Python loop
 implementation of the same model (bench/loop_simulator.py). Prints times and the speed-up ratio.
 
-Usage: python bench/bench_generate.py [--repeat 21] [--big-repeat 5] [--loop-subset 0]
+Usage: python bench/bench_generate.py [--repeat 51] [--big-repeat 5] [--loop-subset 0]
 Sizes: 500 customers / 100 terminals / 7 days and the handbook's 5,000 / 10,000 / 183 days, r = 5.
 Both sides do the same work: profiles, terminals in reach, transactions, the three fraud scenarios
 (compromises ramping up from the first day) and transaction ids. Each time is the median of its
@@ -92,7 +92,7 @@ def run_size(label, customers, terminals, n_days, radius, repeat, subset=0):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=21, help="runs per side at the small size (median)")
+    ap.add_argument("--repeat", type=int, default=51, help="runs per side at the small size (median)")
     ap.add_argument("--big-repeat", type=int, default=5, help="vectorized runs at the handbook size (median)")
     ap.add_argument("--loop-subset", type=int, default=0,
                     help="customers the loop runs at the handbook size (0: all, no extrapolation)")
