@@ -64,6 +64,12 @@ class PipelineConfig:
     mlflow_tracking_uri: str = "http://127.0.0.1:5000"
     experiment: str = "fraud-detection"
     registered_model: str = "fraud-detector"
+    # cloud: basic-auth user of the MLflow server, the Lockbox secret id of its password (entry
+    # `password`, read by the job on the driver) and the server's CA certificate (s3a:// URI);
+    # empty = not used (the local server has neither auth nor TLS)
+    mlflow_username: str = ""
+    mlflow_password_secret_id: str = ""
+    mlflow_ca_uri: str = ""
     # simulator size per run; each run generates `days` days ending at its logical date
     customers: int = 500
     # 1000 terminals with r = 10 give ~25 terminals per customer (100 terminals with r = 5 gave < 1)
@@ -160,6 +166,11 @@ def step_args(step: str, cfg: PipelineConfig, logical_date: str) -> list[str]:
         "--mlflow-uri", cfg.mlflow_tracking_uri,
         "--experiment", cfg.experiment,
     ]
+    for flag, value in (("--mlflow-username", cfg.mlflow_username),
+                        ("--mlflow-password-secret", cfg.mlflow_password_secret_id),
+                        ("--mlflow-ca-uri", cfg.mlflow_ca_uri)):
+        if value:
+            mlflow += [flag, value]
     if step in ("train_lr", "train_rf"):
         return common + mlflow + ["--registered-model", cfg.registered_model]
     if step == "bootstrap":
