@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from fraud_jobs import evaluate, layout
+from fraud_jobs import evaluate, layout, mlflow_auth
 from fraud_jobs.common import (
     JobError,
     date_arg,
@@ -144,6 +144,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", type=uri_arg, required=True)
     p.add_argument("--mlflow-uri", required=True)
     p.add_argument("--experiment", required=True)
+    mlflow_auth.add_arguments(p)
     p.add_argument("--n-boot", type=positive_int, default=10_000)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--confidence", type=float, default=0.95)
@@ -169,6 +170,7 @@ def run(args: argparse.Namespace) -> dict:
     except evaluate.EvaluationError as exc:
         raise JobError(f"validation predictions for {logical_date}: {exc}") from None
 
+    mlflow_auth.configure_from_args(spark, args)
     mlflow.set_tracking_uri(args.mlflow_uri)
     client = mlflow.MlflowClient()
     runs = {m: find_train_run(client, args.experiment, logical_date, m) for m in (MODEL_A, MODEL_B)}

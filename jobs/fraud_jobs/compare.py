@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from fraud_jobs import evaluate
+from fraud_jobs import evaluate, mlflow_auth
 from fraud_jobs.bootstrap import MODEL_A, MODEL_B, bootstrap_json_path
 from fraud_jobs.common import JobError, date_arg, log, read_json, spark_session, uri_arg
 from fraud_jobs.train import MODELS, TAG_DATE, TAG_STEP
@@ -91,6 +91,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mlflow-uri", required=True)
     p.add_argument("--experiment", required=True)
     p.add_argument("--registered-model", required=True)
+    mlflow_auth.add_arguments(p)
     p.add_argument("--alpha", type=float, default=0.05)
     return p
 
@@ -135,6 +136,7 @@ def run(args: argparse.Namespace) -> dict:
         "champion_alias_set": False,
     }
 
+    mlflow_auth.configure_from_args(spark, args)
     mlflow.set_tracking_uri(args.mlflow_uri)
     mlflow.set_experiment(args.experiment)
     client = mlflow.MlflowClient()

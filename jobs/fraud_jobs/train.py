@@ -32,7 +32,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Sequence
 
-from fraud_jobs import layout
+from fraud_jobs import layout, mlflow_auth
 from fraud_jobs.common import (
     JobError,
     date_arg,
@@ -187,6 +187,7 @@ def parser(model: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--mlflow-uri", required=True)
     p.add_argument("--experiment", required=True)
     p.add_argument("--registered-model", required=True)
+    mlflow_auth.add_arguments(p)
     p.add_argument("--train-days", type=positive_int, default=SplitSpec.train_days)
     p.add_argument("--gap-days", type=non_negative_int, default=SplitSpec.gap_days)
     p.add_argument("--valid-days", type=positive_int, default=SplitSpec.valid_days)
@@ -225,6 +226,7 @@ def run(args: argparse.Namespace) -> dict:
     log(f"{model}: train {train_dates[0]}..{train_dates[-1]} {train_counts}, "
         f"validation {valid_dates[0]}..{valid_dates[-1]} {valid_counts}")
 
+    mlflow_auth.configure_from_args(spark, args)
     mlflow.set_tracking_uri(args.mlflow_uri)
     mlflow.set_experiment(args.experiment)
     tags = {TAG_DATE: logical_date, TAG_MODEL: model, TAG_STEP: "train"}

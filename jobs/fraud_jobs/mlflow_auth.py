@@ -1,0 +1,157 @@
+"""How a job logs in to the cloud MLflow server: basic auth from Lockbox and the server's own CA.
+
+In the cloud the MLflow VM sits behind nginx with TLS (a self-signed certificate the VM publishes to
+the bucket) and basic auth (user `jobs`, password generated in a Lockbox secret the cluster's
+service account may read). `configure_mlflow_client` fetches both on the Spark driver and hands them
+to the MLflow client through its documented environment variables:
+
+  MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD   basic auth of every tracking request
+  MLFLOW_TRACKING_SERVER_CERT_PATH                      CA bundle used to verify the server
+
+The password comes from Lockbox the way the VMs get theirs (units/boot/ycm-lockbox.py): an IAM
+token of the instance's service account from the metadata service, then the secret's payload. The
+endpoints follow the same override contract (units/README.md): YC_METADATA_URL and
+YC_LOCKBOX_PAYLOAD_URL. Standard library only: this runs on the cluster's own Python.
+
+The password is never printed; errors name the secret id and the HTTP status only. With nothing
+configured (the local run) this is a no-op.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import os
+import re
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from fraud_jobs.common import JobError, log, read_bytes
+
+DEFAULT_METADATA_URL = "http://169.254.169.254"
+DEFAULT_LOCKBOX_PAYLOAD_URL = "https://payload.lockbox.api.cloud.yandex.net"
+TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
+# entry key of the generated password in the secret (GeneratedSecret's default in constructs/secrets.ts)
+PASSWORD_ENTRY = "password"
+
+USERNAME_ENV = "MLFLOW_TRACKING_USERNAME"
+PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
+CERT_PATH_ENV = "MLFLOW_TRACKING_SERVER_CERT_PATH"
+
+CA_SCHEMES = ("s3a", "hdfs", "file")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+# transient failures (throttling, 5xx, network) are retried a few times; anything else is final
+_ATTEMPTS = 4
+_RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The three optional CLI flags of every MLflow step (pipeline_spec.step_args sets them)."""
+    parser.add_argument("--mlflow-username", default="",
+                        help="basic-auth user of the MLflow server (cloud: 'jobs')")
+    parser.add_argument("--mlflow-password-secret", default="",
+                        help="Lockbox secret id holding that user's password (entry 'password')")
+    parser.add_argument("--mlflow-ca-uri", default="",
+                        help="CA certificate of the MLflow server (s3a://, hdfs:// or file:// URI)")
+
+
+def configure_from_args(spark, args: argparse.Namespace) -> None:
+    configure_mlflow_client(
+        spark,
+        username=args.mlflow_username,
+        password_secret_id=args.mlflow_password_secret,
+        ca_uri=args.mlflow_ca_uri,
+    )
+
+
+def configure_mlflow_client(spark, *, username: str = "", password_secret_id: str = "",
+                            ca_uri: str = "") -> None:
+    """Set the MLflow client's credentials and CA on this (driver) process; see the module doc."""
+    username, password_secret_id, ca_uri = (
+        (v or "").strip() for v in (username, password_secret_id, ca_uri))
+    if bool(username) != bool(password_secret_id):
+        raise JobError(
+            "--mlflow-username and --mlflow-password-secret go together; got username "
+            f"{username!r} and password secret {password_secret_id!r}"
+        )
+    if password_secret_id:
+        password = lockbox_entry(password_secret_id, PASSWORD_ENTRY)
+        os.environ[USERNAME_ENV] = username
+        os.environ[PASSWORD_ENV] = password
+        log(f"MLflow basic auth: user {username!r}, password from Lockbox secret {password_secret_id}")
+    if ca_uri:
+        os.environ[CERT_PATH_ENV] = _fetch_ca(spark, ca_uri)
+        log(f"MLflow server certificate: verified against {ca_uri}")
+
+
+def lockbox_entry(secret_id: str, key: str) -> str:
+    """One text entry of a Lockbox secret, read with the instance service account's IAM token."""
+    if not _SAFE_ID.match(secret_id):
+        raise JobError(f"bad Lockbox secret id {secret_id!r}")
+    metadata = os.environ.get("YC_METADATA_URL", DEFAULT_METADATA_URL).rstrip("/")
+    lockbox = os.environ.get("YC_LOCKBOX_PAYLOAD_URL", DEFAULT_LOCKBOX_PAYLOAD_URL).rstrip("/")
+    token = _get_json(metadata + TOKEN_PATH, {"Metadata-Flavor": "Google"},
+                      "IAM token from the metadata service").get("access_token")
+    if not token:
+        raise JobError("the metadata service answered without an access_token")
+    payload = _get_json(f"{lockbox}/lockbox/v1/secrets/{secret_id}/payload",
+                        {"Authorization": f"Bearer {token}"},
+                        f"payload of Lockbox secret {secret_id}")
+    for entry in payload.get("entries", []):
+        if entry.get("key") == key and isinstance(entry.get("textValue"), str):
+            return entry["textValue"]
+    keys = [e.get("key") for e in payload.get("entries", [])]
+    raise JobError(f"Lockbox secret {secret_id} has no text entry {key!r} (entries: {keys})")
+
+
+def _get_json(url: str, headers: dict, what: str) -> dict:
+    reason = ""
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            req = urllib.request.Request(url, headers=headers)
+            with urllib.request.urlopen(req, timeout=15) as resp:
+                return json.load(resp)
+        except urllib.error.HTTPError as err:
+            # the body is not quoted: only the status is reported
+            reason = f"HTTP {err.code}"
+            if err.code not in _RETRY_STATUSES:
+                raise JobError(f"{what}: {reason}") from None
+        except (urllib.error.URLError, OSError) as err:
+            reason = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
+        except ValueError:
+            raise JobError(f"{what}: the answer is not JSON") from None
+        if attempt < _ATTEMPTS:
+            log(f"{what}: {reason} (attempt {attempt}/{_ATTEMPTS}), retrying")
+            time.sleep(2 ** (attempt - 1))
+    raise JobError(f"{what}: {reason}, giving up after {_ATTEMPTS} attempts")
+
+
+def _fetch_ca(spark, ca_uri: str) -> str:
+    """Copy the CA certificate at `ca_uri` into a private temp file (removed at exit); its path."""
+    scheme = ca_uri.split("://", 1)[0] if "://" in ca_uri else ""
+    if scheme not in CA_SCHEMES:
+        raise JobError(f"bad MLflow CA URI {ca_uri!r}: expected {', '.join(s + '://' for s in CA_SCHEMES)}")
+    try:
+        data = read_bytes(spark, ca_uri)
+    except JobError:
+        raise JobError(f"MLflow CA certificate not found: {ca_uri}") from None
+    except Exception as exc:  # e.g. s3a access denied, surfacing as a Py4J error
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise JobError(f"cannot read MLflow CA certificate {ca_uri}: {first}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise JobError(f"MLflow CA certificate {ca_uri} holds no PEM certificate")
+    fd, path = tempfile.mkstemp(prefix="mlflow-ca-", suffix=".crt")  # mode 0600
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    atexit.register(_remove_quietly, path)
+    return path
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
