@@ -13,6 +13,7 @@ import { JobCode } from "./job-code";
 import { MlflowBackend } from "./mlflow-backend";
 import { MlflowServer } from "./mlflow-server";
 import { Network } from "./network";
+import { MLFLOW_CERT_OBJECT_KEY } from "./host-render";
 import { GeneratedSecret, Secrets } from "./secrets";
 
 /**
@@ -225,6 +226,11 @@ export class MlopsStack extends TerraformStack {
         landing_root: this.storage.s3aUri("landing"),
         data_root: HDFS_DATA_ROOT,
         mlflow_tracking_uri: this.mlflow.internalTrackingUri,
+        // the jobs log in as `jobs` (password read from Lockbox on the driver by the cluster's
+        // service account) and verify the VM's self-signed certificate it publishes to the bucket
+        mlflow_username: MLFLOW_JOBS_USER,
+        mlflow_password_secret_id: this.secrets.mlflowJobPassword.secretId,
+        mlflow_ca_uri: this.storage.s3aUri(MLFLOW_CERT_OBJECT_KEY),
         jobs_uri: this.jobCode.jobsUri,
         dataproc_cluster_id: this.dataproc.clusterId,
       },

@@ -62,8 +62,18 @@ describe("MlopsStack", () => {
       "fraud-airflow-api-secret-key",
       "fraud-airflow-fernet-seed",
       "fraud-airflow-jwt-secret",
+      "fraud-mlflow-jobs",
       "fraud-pg-airflow",
     ]);
+    // the one id Airflow does not read itself: the jobs' MLflow password, passed only in the
+    // pipeline config for the Data Proc jobs (the cluster's account reads it on the driver)
+    const jobsRef = secretRefs.find((s) => s.name === "fraud-mlflow-jobs")!.ref;
+    const airflowUserData = userData("fraud-airflow");
+    expect(airflowUserData.split(jobsRef).length - 1).toBeGreaterThan(0);
+    expect(airflowUserData.split(`"mlflow_password_secret_id": "${jobsRef}"`).length).toBe(airflowUserData.split(jobsRef).length);
+    // ... with the user it belongs to and the certificate the MLflow VM publishes to the bucket
+    expect(airflowUserData).toContain(`"mlflow_username": "jobs"`);
+    expect(airflowUserData).toMatch(/"mlflow_ca_uri": "s3a:\/\/[^"/]+\/tls\/mlflow-server\.crt"/);
     expect(userData("fraud-airflow")).toContain(`\${yandex_dataproc_cluster.${onlyName(json, "yandex_dataproc_cluster")}.id}`);
   });
 
