@@ -125,12 +125,17 @@ def load_window(spark, data_root: str, dates: Sequence[str]):
         raise JobError(f"features table {path} lacks column(s): {', '.join(missing)}")
     df = df.where(F.col(layout.DATE_COLUMN).cast("string").isin(list(dates)))
     casts = [F.col(c).cast("double").alias(c) for c in layout.FEATURE_COLUMNS]
-    return df.select(
+    selected = df.select(
         F.col(layout.KEY_COLUMN).cast("long").alias(layout.KEY_COLUMN),
         F.col(layout.DATE_COLUMN).cast("string").alias(layout.DATE_COLUMN),
         F.col(layout.LABEL_COLUMN).cast("double").alias("label"),
         *casts,
     )
+    # A fixed row layout makes a rerun of a date give the same model: the random forest draws its
+    # bootstrap samples per partition in row order, and the order Spark reads parquet files in
+    # (files of equal size, new names on each rewrite) is not stable. Hash partitioning by the row
+    # key plus a sort inside each partition does not depend on the input order.
+    return selected.repartition(layout.KEY_COLUMN).sortWithinPartitions(layout.KEY_COLUMN)
 
 
 def class_counts(df) -> dict[int, int]:

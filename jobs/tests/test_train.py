@@ -101,3 +101,28 @@ def test_bad_date_exits_non_zero_naming_it(tmp_path):
     assert result.returncode == 2
     assert "bad date '2024-02-30'" in result.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_a_rerun_on_the_same_features_gives_the_same_model_whatever_the_file_order(spark, tmp_path):
+    """Idempotency by logical date: the same features, stored in another row and file order (as a
+    rerun of preprocess leaves them), must train to identical predictions."""
+    import argparse
+
+    from pyspark.sql import functions as F
+
+    first, second = str(tmp_path / "a"), str(tmp_path / "b")
+    write_features(spark, first, DATE)
+    (spark.read.parquet(train.layout.features(first))
+        .orderBy(F.rand(seed=7)).repartition(3)
+        .write.partitionBy(train.layout.DATE_COLUMN).parquet(train.layout.features(second)))
+    args = argparse.Namespace(max_iter=20, reg_param=0.0, threshold=0.5, num_trees=8, max_depth=4,
+                              seed=42)
+    train_dates, _ = train.SplitSpec().dates(dt.date.fromisoformat(DATE))
+
+    def probabilities(root):
+        data = train.load_window(spark, root, train_dates)
+        fitted = train.build_pipeline("rf", args).fit(data)
+        scored = fitted.transform(data).select("TRANSACTION_ID", "probability")
+        return sorted((r[0], tuple(r[1])) for r in scored.collect())  # test-sized data only
+
+    assert probabilities(first) == probabilities(second)
