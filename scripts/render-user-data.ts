@@ -16,7 +16,10 @@ import { RenderedHost, renderAirflowHost, renderMlflowHost } from "../constructs
 function lockboxRefs(host: RenderedHost): Record<string, string[]> {
   const hostEnv = host.spec.files.find((f) => f.path === "/etc/yc-mlops/host.env");
   const refs: Record<string, string[]> = {};
-  for (const m of (hostEnv?.content ?? "").matchAll(/([A-Za-z0-9_.-]+):([A-Za-z0-9_.-]+)(?=['\s])/g)) {
+  // only the variables that hold Lockbox references (`LOCKBOX_*='id:key'`, `WEB_USERS='user=id:key ...'`);
+  // other host:port values (YC_API_ENDPOINT) are not refs.
+  const refLines = (hostEnv?.content ?? "").split("\n").filter((l) => /^(LOCKBOX_[A-Z0-9_]+|WEB_USERS)=/.test(l));
+  for (const m of refLines.join("\n").matchAll(/([A-Za-z0-9_.-]+):([A-Za-z0-9_.-]+)(?=['\s])/g)) {
     (refs[m[1]] ??= []).includes(m[2]) || refs[m[1]].push(m[2]);
   }
   return refs;
