@@ -295,6 +295,9 @@ export function renderMlflowHost(p: MlflowHostParams): RenderedHost {
     ]) },
     { path: `${CONF_DIR}/${baseEnvName}`, content: serviceEnv("MLflow server", envFile, user, [
       ["MLFLOW_ARTIFACTS_DESTINATION", `s3://${p.bucket}/${prefix}`],
+      // MLflow 3's server-side job runner (GenAI judges, trace rollups) starts ~8 huey consumers
+      // of ~250 MB each; this pipeline uses none of it, and a 4 GB VM cannot spare the memory.
+      ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false"],
       ["AWS_DEFAULT_REGION", "ru-central1"],
       ["PGSSLROOTCERT", `${CONF_DIR}/pg-root.crt`],
     ]) },

@@ -32,7 +32,8 @@ case "$cmd" in
     [[ "$port" =~ ^[0-9]+$ ]] || die "bad port '$port': expected a number"
     venv="$(jobs_venv)"
     # Own session (setsid) so stop can end the server and its workers as one process group.
-    setsid "$venv/bin/mlflow" server \
+    # No server-side job runner (huey consumers): the pipeline does not use it and it slows start-up.
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid "$venv/bin/mlflow" server \
       --host 127.0.0.1 --port "$port" --workers 1 \
       --backend-store-uri "sqlite:///$state/mlflow.db" \
       --artifacts-destination "$state/artifacts" \

@@ -99,6 +99,8 @@ def _start_mlflow(backend: str, backend_store_uri: str, workdir: Path):
         "--workers", "1",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    # no server-side job runner (huey consumers): unused here, and it slows start-up a lot
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     log_file = open(log_path, "wb")
     proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env,
                             cwd=str(workdir), start_new_session=True)
