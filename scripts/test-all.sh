@@ -21,5 +21,5 @@ for part in "${parts[@]}"; do
   fi
 done
 [ $failed -eq 0 ] || log "failed parts: ${failed_names[*]}"
-echo "test parts: $passed passed, $failed failed"
+echo "parts: $passed passed, $failed failed"
 [ $failed -eq 0 ]
