@@ -160,44 +160,19 @@ export class DataprocCluster extends Construct {
     );
 
     const diskType = props.diskType ?? "network-ssd";
+    // every subcluster sits in the one subnet, without public addresses (reached via the UI proxy).
+    const subcluster = (name: string, role: string, hostsCount: number, resourcePresetId: string,
+      diskSize: number): DataprocClusterClusterConfigSubclusterSpec => ({
+      name, role, hostsCount, subnetId: props.subnetId, assignPublicIp: false,
+      resources: { resourcePresetId, diskSize, diskTypeId: diskType },
+    });
     const subclusters: DataprocClusterClusterConfigSubclusterSpec[] = [
-      {
-        name: "master",
-        role: "MASTERNODE",
-        hostsCount: 1,
-        subnetId: props.subnetId,
-        assignPublicIp: false,
-        resources: {
-          resourcePresetId: props.masterResourcePreset ?? "s3-c2-m8",
-          diskSize: props.masterDiskSizeGb ?? 40,
-          diskTypeId: diskType,
-        },
-      },
-      {
-        name: "data",
-        role: "DATANODE",
-        hostsCount: dataHosts,
-        subnetId: props.subnetId,
-        assignPublicIp: false,
-        resources: {
-          resourcePresetId: props.dataResourcePreset ?? "s3-c4-m16",
-          diskSize: props.dataDiskSizeGb ?? 128,
-          diskTypeId: diskType,
-        },
-      },
+      subcluster("master", "MASTERNODE", 1, props.masterResourcePreset ?? "s3-c2-m8", props.masterDiskSizeGb ?? 40),
+      subcluster("data", "DATANODE", dataHosts, props.dataResourcePreset ?? "s3-c4-m16", props.dataDiskSizeGb ?? 128),
     ];
     if (computeMax > 0) {
       subclusters.push({
-        name: "compute",
-        role: "COMPUTENODE",
-        hostsCount: 1,
-        subnetId: props.subnetId,
-        assignPublicIp: false,
-        resources: {
-          resourcePresetId: props.computeResourcePreset ?? "s3-c4-m16",
-          diskSize: props.computeDiskSizeGb ?? 64,
-          diskTypeId: diskType,
-        },
+        ...subcluster("compute", "COMPUTENODE", 1, props.computeResourcePreset ?? "s3-c4-m16", props.computeDiskSizeGb ?? 64),
         // durations are strings of whole seconds in the provider's schema.
         autoscalingConfig: {
           maxHostsCount: computeMax,
