@@ -28,6 +28,7 @@ Output contract (written to a temp folder and swapped in; a rerun of D replaces 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from typing import Sequence
@@ -183,6 +184,38 @@ def metrics_of(predictions, prefix: str) -> dict[str, float]:
     }
 
 
+def model_pip_requirements() -> list[str]:
+    """The pins a serving environment needs to load the model: mlflow's spark default (pyspark)
+    plus numpy, at this environment's versions (mlflow adds its own pin).
+
+    Given explicitly because otherwise mlflow infers the same list by loading the saved model in a
+    child Python with its own SparkSession: about 20 s of every train step."""
+    from importlib.metadata import version
+
+    import mlflow.spark
+
+    return [*mlflow.spark.get_default_pip_requirements(), f"numpy=={version('numpy')}"]
+
+
+@contextlib.contextmanager
+def jvm_logger_off(spark, name: str):
+    """Silence one log4j logger for the duration of the block, then restore its level.
+
+    mlflow.spark.log_model first tries `model.save("mlflow-artifacts:/...")`, which Hadoop cannot
+    open; mlflow catches that and logs through a local folder instead, but Spark's ML
+    Instrumentation logger has already printed the exception with a full Java stack trace. A real
+    save failure still reaches us as a Python exception."""
+    jvm = spark._jvm
+    logger = jvm.org.apache.logging.log4j.LogManager.getLogger(name)
+    configurator = jvm.org.apache.logging.log4j.core.config.Configurator
+    previous = logger.getLevel()
+    configurator.setLevel(name, jvm.org.apache.logging.log4j.Level.OFF)
+    try:
+        yield
+    finally:
+        configurator.setLevel(name, previous)
+
+
 def parser(model: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Train one fraud model on a logical date's window.")
     if model is None:
@@ -272,10 +305,12 @@ def run(args: argparse.Namespace) -> dict:
                                     sample_pdf[["prediction"]])
         log_kwargs = {"dfs_tmpdir": args.dfs_tmpdir} if args.dfs_tmpdir else {}
         # mlflow 3.17's spark flavour still takes the artifact path positionally (no `name=`).
-        info = mlflow.spark.log_model(
-            fitted, "model", signature=signature,
-            registered_model_name=args.registered_model, **log_kwargs,
-        )
+        with jvm_logger_off(spark, "org.apache.spark.ml.util.Instrumentation"):
+            info = mlflow.spark.log_model(
+                fitted, "model", signature=signature,
+                pip_requirements=model_pip_requirements(),
+                registered_model_name=args.registered_model, **log_kwargs,
+            )
         version = str(info.registered_model_version)
         client = mlflow.MlflowClient()
         client.set_model_version_tag(args.registered_model, version, VERSION_TAG_MODEL, model)

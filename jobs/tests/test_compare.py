@@ -80,6 +80,31 @@ def test_models_are_registered_with_a_type_tag_and_a_signature(pipeline):
         assert len(info.signature.inputs.input_names()) == 15
 
 
+def test_registered_model_loads_back_and_reproduces_its_predictions(pipeline, spark):
+    """What a user of the registry does: fetch a version, read its pins, load it, score rows."""
+    import pyspark
+    from pyspark.sql import functions as F
+
+    from fraud_jobs import layout
+
+    client_for(pipeline)
+    features = spark.read.parquet(layout.features(pipeline["root"]))
+    for model in ("lr", "rf"):
+        uri = f"models:/{MODEL_NAME}/{pipeline[model]['version']}"
+        with open(mlflow.pyfunc.get_model_dependencies(uri), encoding="utf-8") as fh:
+            pins = fh.read().split()
+        assert f"pyspark=={pyspark.__version__}" in pins
+        assert f"mlflow=={mlflow.__version__}" in pins
+        written = spark.read.parquet(train.predictions_path(pipeline["root"], DATE, model))
+        rescored = (mlflow.spark.load_model(uri)
+                    .transform(features.join(written.select(layout.KEY_COLUMN),
+                                             layout.KEY_COLUMN))
+                    .select(layout.KEY_COLUMN, F.col("prediction").cast("int").alias("again")))
+        both = written.join(rescored, layout.KEY_COLUMN)
+        assert both.count() == written.count() == 600
+        assert both.where(F.col("prediction") != F.col("again")).count() == 0
+
+
 def test_validation_predictions_are_keyed_by_transaction_id(pipeline, spark):
     lr = spark.read.parquet(train.predictions_path(pipeline["root"], DATE, "lr"))
     rf = spark.read.parquet(train.predictions_path(pipeline["root"], DATE, "rf"))
