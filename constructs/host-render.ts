@@ -347,14 +347,17 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
   const pipelineConfigPath = `${CONF_DIR}/pipeline.json`;
   // --skip-serve-logs: the log server binds every address (its host is hard-coded); with one VM
   // and LocalExecutor the api-server reads task logs from the local folder, so it is not needed.
-  const components: { component: string; description: string; args: string; waitFor?: string; restartSec: string; stopTimeout: string }[] = [
+  const components: { component: string; description: string; args: string; waitFor?: string; restartSec: string; stopTimeout: string; killMode?: string }[] = [
     { component: "api-server", description: "Airflow API server and UI (loopback only, behind nginx)",
       args: `api-server --host 127.0.0.1 --port ${AIRFLOW_PORT} --workers ${workers} --proxy-headers`,
       restartSec: "5s", stopTimeout: "60s" },
-    // LocalExecutor's workers ignore SIGTERM once the scheduler is gone: a short stop timeout gets
-    // a killed scheduler back within seconds instead of a minute
+    // LocalExecutor's workers ignore SIGTERM once the scheduler is gone. KillMode=mixed: SIGTERM
+    // goes to the scheduler alone (it winds its workers down on a normal stop), SIGKILL to whatever
+    // is left after it; a killed scheduler's orphans are SIGKILLed at once instead of waiting out
+    // the stop timeout, so it is back in about RestartSec
     { component: "scheduler", description: "Airflow scheduler", args: "scheduler --skip-serve-logs",
-      waitFor: `http://127.0.0.1:${AIRFLOW_PORT}/api/v2/monitor/health`, restartSec: "2s", stopTimeout: "10s" },
+      waitFor: `http://127.0.0.1:${AIRFLOW_PORT}/api/v2/monitor/health`, restartSec: "2s", stopTimeout: "10s",
+      killMode: "mixed" },
     { component: "dag-processor", description: "Airflow DAG processor", args: "dag-processor",
       restartSec: "5s", stopTimeout: "60s" },
     { component: "triggerer", description: "Airflow triggerer", args: "triggerer --skip-serve-logs",
