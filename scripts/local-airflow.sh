@@ -101,11 +101,13 @@ airflow_db_init() {
   fi
 }
 
-# run_dag_test LOGFILE DATE : `airflow dags test fraud_pipeline DATE`, output to LOGFILE, with one
-# progress line per step (and a heartbeat while a step runs). Returns non-zero if the run failed.
-# Sets DAG_TEST_PID so a trap can stop the run.
+# run_dag_test LOGFILE DATE [NEEDED_PID] : `airflow dags test fraud_pipeline DATE`, output to
+# LOGFILE, with one progress line per step (and a heartbeat while a step runs). Returns non-zero if
+# the run failed. NEEDED_PID: a background job of the caller that readies something later steps
+# need (the MLflow server's start); if it exits non-zero the run is stopped at once instead of
+# failing slowly at the first step that needs it. Sets DAG_TEST_PID so a trap can stop the run.
 run_dag_test() {
-  local logfile="$1" date="$2" pid start now step="" step_start=0 last_beat seen=0 line rc
+  local logfile="$1" date="$2" needed="${3:-}" pid start now step="" step_start=0 last_beat seen=0 line rc
   local started=" "
   : >"$logfile"
   # own process group (setsid), so stop_dag_test ends Airflow and the spark-submit under it at once
@@ -128,6 +130,15 @@ run_dag_test() {
       started+="$step "
     done < <(grep -a '\[DAG TEST\] running task' "$logfile" | tail -n +"$((seen + 1))")
     kill -0 "$pid" 2>/dev/null || break
+    if [ -n "$needed" ] && ! kill -0 "$needed" 2>/dev/null; then
+      if wait "$needed"; then
+        needed=""
+      else
+        log "  a service this run needs failed to start: stopping the run"
+        stop_dag_test
+        return 1
+      fi
+    fi
     if [ -n "$step" ] && [ $((SECONDS - last_beat)) -ge 30 ]; then
       log "  ... still on $step ($((SECONDS - step_start)) s)"
       last_beat=$SECONDS
