@@ -28,6 +28,7 @@ from fraud_jobs.common import (
     write_df_atomic,
     write_partitions_atomic,
 )
+from fraud_jobs.pipeline_spec import PipelineConfig
 from fraud_jobs.simulator import Simulator, SimulatorParams
 
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="generate", description=__doc__.splitlines()[0])
     ap.add_argument("--date", type=date_arg, required=True, help="logical date: last day generated")
     ap.add_argument("--landing-root", type=uri_arg, required=True)
-    ap.add_argument("--days", type=positive_int, default=7)
+    ap.add_argument("--days", type=positive_int, default=PipelineConfig.days)
     ap.add_argument("--customers", type=positive_int, default=defaults.customers)
     ap.add_argument("--terminals", type=positive_int, default=defaults.terminals)
     ap.add_argument("--radius", type=positive_float, default=defaults.radius)

@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fraud_jobs.pipeline_spec import PipelineConfig as _PipelineDefaults
+
 GRID_SIZE = 100.0
 SECONDS_PER_DAY = 86_400
 TIME_MEAN, TIME_STD = 43_200.0, 20_000.0
@@ -68,10 +70,11 @@ TRANSACTION_COLUMNS = (
 
 @dataclass(frozen=True)
 class SimulatorParams:
-    customers: int = 500
-    terminals: int = 1000
-    radius: float = 10.0
-    seed: int = 42
+    # the sizes default to the pipeline's (fraud_jobs.pipeline_spec.PipelineConfig): one source
+    customers: int = _PipelineDefaults.customers
+    terminals: int = _PipelineDefaults.terminals
+    radius: float = _PipelineDefaults.radius
+    seed: int = _PipelineDefaults.seed
     # The handbook's scenario sizes.
     compromised_terminals_per_day: int = 2
     terminal_compromise_days: int = 28
