@@ -205,11 +205,16 @@ def jvm_logger_off(spark, name: str):
     open; mlflow catches that and logs through a local folder instead, but Spark's ML
     Instrumentation logger has already printed the exception with a full Java stack trace. A real
     save failure still reaches us as a Python exception."""
+    from py4j.protocol import Py4JError
+
     jvm = spark._jvm
-    logger = jvm.org.apache.logging.log4j.LogManager.getLogger(name)
-    configurator = jvm.org.apache.logging.log4j.core.config.Configurator
-    previous = logger.getLevel()
-    configurator.setLevel(name, jvm.org.apache.logging.log4j.Level.OFF)
+    try:
+        configurator = jvm.org.apache.logging.log4j.core.config.Configurator
+        previous = jvm.org.apache.logging.log4j.LogManager.getLogger(name).getLevel()
+        configurator.setLevel(name, jvm.org.apache.logging.log4j.Level.OFF)
+    except (Py4JError, TypeError, AttributeError):  # no log4j2 core (another logging backend): keep the noise
+        yield
+        return
     try:
         yield
     finally:
