@@ -28,18 +28,29 @@ ensure_uv() {
   UV="$venv/bin/uv"
 }
 
-# venv_for NAME LOCKFILE -> prints the venv path; creates it from the lock (hashes checked) if it
-# does not exist yet. The path carries the lock's hash, so a changed lock gets a fresh venv and an
-# unchanged one is reused as is.
+# find_python X.Y -> prints the path of a CPython X.Y interpreter: pythonX.Y on PATH, else one
+# installed by pyenv (its shims only run the versions it has been told to use). Fails if none.
+find_python() {
+  local v="$1" exe
+  for exe in "python$v" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/"python$v"; do
+    "$exe" -c "import sys; assert sys.version_info[:2] == tuple(map(int, '$v'.split('.'))); print(sys.executable)" 2>/dev/null \
+      && return 0
+  done
+  return 1
+}
+
+# venv_for NAME LOCKFILE [PYTHON] -> prints the venv path; creates it from the lock (hashes
+# checked) if it does not exist yet, on PYTHON (default: python3 on PATH). The path carries the
+# lock's hash, so a changed lock gets a fresh venv and an unchanged one is reused as is.
 venv_for() {
-  local name="$1" lock="$2" hash dir
+  local name="$1" lock="$2" python="${3:-$(command -v python3)}" hash dir
   ensure_uv
   hash="$(sha256sum "$lock" | cut -c1-12)"
   dir="$MLOPS_CACHE/venvs/$name-$hash"
   if [ ! -f "$dir/.complete" ]; then
     log "creating Python environment $name from $(basename "$lock") (first run only)"
     rm -rf "$dir"
-    "$UV" venv -q --python "$(command -v python3)" "$dir"
+    "$UV" venv -q --python "$python" "$dir"
     "$UV" pip sync -q --python "$dir/bin/python" --require-hashes "$lock"
     touch "$dir/.complete"
   fi
