@@ -190,11 +190,11 @@ def model_pip_requirements() -> list[str]:
 
     Given explicitly because otherwise mlflow infers the same list by loading the saved model in a
     child Python with its own SparkSession: about 20 s of every train step."""
-    from importlib.metadata import version
-
     import mlflow.spark
+    import numpy
 
-    return [*mlflow.spark.get_default_pip_requirements(), f"numpy=={version('numpy')}"]
+    # (numpy.__version__, not package metadata: a cluster image may ship numpy without it)
+    return [*mlflow.spark.get_default_pip_requirements(), f"numpy=={numpy.__version__}"]
 
 
 @contextlib.contextmanager
