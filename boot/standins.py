@@ -55,22 +55,24 @@ class CloudApiStandIn:
 
             def _send(self, status: int, body: dict) -> None:
                 data = json.dumps(body).encode()
+                # recorded before the answer goes out: a client that has its answer can rely on
+                # finding its request in the record (appending after the write raced with it)
+                standin.requests.append((self.command, self.path, status))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-                standin.requests.append((self.command, self.path, status))
 
             def do_GET(self):
                 path = self.path.split("?", 1)[0]
                 if path in standin.files:
                     data = standin.files[path]
+                    standin.requests.append((self.command, self.path, 200))
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
-                    standin.requests.append((self.command, self.path, 200))
                     return
                 if path == TOKEN_PATH:
                     # The real service refuses requests without the header (SSRF protection).
