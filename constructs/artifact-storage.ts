@@ -6,6 +6,7 @@ import { LockboxSecret } from "../.gen/providers/yandex/lockbox-secret";
 import { LockboxSecretIamMember } from "../.gen/providers/yandex/lockbox-secret-iam-member";
 import { StorageBucket } from "../.gen/providers/yandex/storage-bucket";
 import { StorageBucketIamBinding } from "../.gen/providers/yandex/storage-bucket-iam-binding";
+import { s3aUri } from "./pipeline-config";
 import { LOCKBOX_PAYLOAD_VIEWER } from "./secrets";
 
 /** Object Storage's S3 endpoint and region (what boto3 / MLflow / Spark's s3a need). */
@@ -141,7 +142,7 @@ export class ArtifactStorage extends Construct {
 
   /** `s3a://<bucket>/<key>` (Spark) for a key inside the bucket. */
   public s3aUri(key: string): string {
-    return `s3a://${this.bucketName}/${key.replace(/^\/+/, "")}`;
+    return s3aUri(this.bucketName, key);
   }
 
   /** `s3://<bucket>/<key>` (MLflow, boto3) for a key inside the bucket. */

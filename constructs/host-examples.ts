@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { AirflowHostParams, LockboxEntryRef, MlflowHostParams } from "./host-render";
+import { airflowPipelineConfig, JOBS_PREFIX, s3aUri } from "./pipeline-config";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -54,16 +55,15 @@ export function exampleAirflow(repoRoot: string = REPO_ROOT): AirflowHostParams 
     jwtSecret: ref("e6qplaceholderjwt"),
     apiSecretKey: ref("e6qplaceholderapikey"),
     folderId: "b1gplaceholderfolder",
-    pipelineConfig: {
-      backend: "dataproc",
+    // what the stack writes, for placeholder endpoints
+    pipelineConfig: airflowPipelineConfig({
       schedule: "@daily",
-      landing_root: "s3a://placeholder-mlops-bucket/landing",
-      data_root: "hdfs:///user/fraud",
-      mlflow_tracking_uri: "https://mlops-mlflow.ru-central1.internal",
-      jobs_uri: "s3a://placeholder-mlops-bucket/jobs/",
-      dataproc_cluster_id: "c9qplaceholdercluster",
-      yandex_connection_id: "yandexcloud_default",
-    },
+      bucket: EXAMPLE_MLFLOW.bucket,
+      mlflowTrackingUri: "https://mlops-mlflow.ru-central1.internal",
+      mlflowJobPasswordSecretId: "e6qplaceholdermlflowjobs",
+      jobsUri: s3aUri(EXAMPLE_MLFLOW.bucket, JOBS_PREFIX),
+      dataprocClusterId: "c9qplaceholdercluster",
+    }),
     ...readDagSources(repoRoot),
   };
 }

@@ -6,6 +6,7 @@ import * as zlib from "zlib";
 import { Construct } from "constructs";
 import { AssetType, TerraformAsset } from "cdktf";
 import { StorageObject } from "../.gen/providers/yandex/storage-object";
+import { JOBS_PREFIX, s3aUri } from "./pipeline-config";
 
 export interface JobCodeProps {
   /** Bucket the code is uploaded to. */
@@ -115,7 +116,7 @@ export class JobCode extends Construct {
 
   constructor(scope: Construct, id: string, props: JobCodeProps) {
     super(scope, id);
-    const prefix = props.keyPrefix ?? "jobs/";
+    const prefix = props.keyPrefix ?? JOBS_PREFIX;
     const entrypointsDir = path.join(props.jobsDir, "entrypoints");
     const packageDir = path.join(props.jobsDir, "fraud_jobs");
     if (!fs.existsSync(packageDir)) throw new Error(`job code: package folder ${packageDir} does not exist`);
@@ -151,7 +152,7 @@ export class JobCode extends Construct {
     upload("package", `${prefix}fraud_jobs.zip`, zipFile);
 
     this.objectKeys = keys;
-    this.jobsUri = `s3a://${props.bucketName}/${prefix}`;
-    this.packageUri = `s3a://${props.bucketName}/${prefix}fraud_jobs.zip`;
+    this.jobsUri = s3aUri(props.bucketName, prefix);
+    this.packageUri = s3aUri(props.bucketName, `${prefix}fraud_jobs.zip`);
   }
 }

@@ -13,7 +13,7 @@ import { JobCode } from "./job-code";
 import { MlflowBackend } from "./mlflow-backend";
 import { MlflowServer } from "./mlflow-server";
 import { Network } from "./network";
-import { MLFLOW_CERT_OBJECT_KEY } from "./host-render";
+import { airflowPipelineConfig, MLFLOW_JOBS_USER } from "./pipeline-config";
 import { GeneratedSecret, Secrets } from "./secrets";
 
 /**
@@ -22,10 +22,7 @@ import { GeneratedSecret, Secrets } from "./secrets";
  * clusters nor attaches service accounts, so no editor role.
  */
 export const AIRFLOW_DATAPROC_ROLE = "dataproc.user";
-/** Basic-auth user the Spark jobs log in to MLflow as. */
-export const MLFLOW_JOBS_USER = "jobs";
-/** Where the pipeline keeps its data on the cluster (HDFS) and where generate lands it (bucket). */
-export const HDFS_DATA_ROOT = "hdfs:///user/fraud";
+export { HDFS_DATA_ROOT, MLFLOW_JOBS_USER } from "./pipeline-config";
 
 export interface MlopsStackProps {
   /** The validated configuration (see `loadConfig`). */
@@ -220,20 +217,14 @@ export class MlopsStack extends TerraformStack {
       fernetSeed: entry(s.airflowFernetSeed),
       jwtSecret: entry(s.airflowJwtSecret),
       apiSecretKey: entry(s.airflowApiSecretKey),
-      pipelineConfig: {
-        backend: "dataproc",
+      pipelineConfig: airflowPipelineConfig({
         schedule: cfg.pipelineSchedule,
-        landing_root: this.storage.s3aUri("landing"),
-        data_root: HDFS_DATA_ROOT,
-        mlflow_tracking_uri: this.mlflow.internalTrackingUri,
-        // the jobs log in as `jobs` (password read from Lockbox on the driver by the cluster's
-        // service account) and verify the VM's self-signed certificate it publishes to the bucket
-        mlflow_username: MLFLOW_JOBS_USER,
-        mlflow_password_secret_id: this.secrets.mlflowJobPassword.secretId,
-        mlflow_ca_uri: this.storage.s3aUri(MLFLOW_CERT_OBJECT_KEY),
-        jobs_uri: this.jobCode.jobsUri,
-        dataproc_cluster_id: this.dataproc.clusterId,
-      },
+        bucket: this.storage.bucketName,
+        mlflowTrackingUri: this.mlflow.internalTrackingUri,
+        mlflowJobPasswordSecretId: this.secrets.mlflowJobPassword.secretId,
+        jobsUri: this.jobCode.jobsUri,
+        dataprocClusterId: this.dataproc.clusterId,
+      }),
     });
     const airflowBootNeeds: TerraformResource[] = [
       ...airflowSecrets.flatMap((secret) => [secret.grantRead(airflowSa.id, "airflow-vm"), secret.version]),
