@@ -17,6 +17,7 @@ import traceback
 import uuid
 from typing import Any, Callable, Iterable, Sequence
 
+from fraud_jobs.pipeline_spec import JOB_ERROR_PREFIX
 from fraud_jobs.pipeline_spec import parse_date as _spec_parse_date
 
 # Exit code of a job that stopped on bad input (argparse uses 2 for bad arguments too).
@@ -40,14 +41,14 @@ def run_job(main: Callable[[Sequence[str] | None], Any], argv: Sequence[str] | N
     try:
         main(argv)
     except JobError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+        print(f"{JOB_ERROR_PREFIX}{exc}", file=sys.stderr, flush=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr, flush=True)
+        print(f"{JOB_ERROR_PREFIX}interrupted", file=sys.stderr, flush=True)
         sys.exit(130)
     except Exception as exc:  # an unexpected failure: keep the traceback for the operator
         traceback.print_exc()
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        print(f"{JOB_ERROR_PREFIX}{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
 
 
