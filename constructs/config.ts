@@ -63,7 +63,11 @@ export interface VmConfig {
 }
 
 export interface DataprocConfig {
-  /** Data Proc image version (a prefix: "2.2" picks the newest 2.2.x). */
+  /**
+   * Data Proc image version. Pinned by default to 2.2.9 (Python 3.11.10, Spark 3.5.6: what the tests
+   * run); a prefix such as "2.2" takes the newest 2.2.x. Below 2.2.5 the image's Python is 3.8,
+   * which mlflow 3 does not support.
+   */
   readonly imageVersion: string;
   readonly masterResourcePreset: string;
   readonly masterDiskSizeGb: number;
@@ -150,7 +154,7 @@ const DEFAULTS = {
   mlflowVm: VM_DEFAULTS,
   airflowVm: { ...VM_DEFAULTS, memoryGb: 8 } as VmConfig,
   dataproc: {
-    imageVersion: "2.2",
+    imageVersion: "2.2.9",
     masterResourcePreset: "s3-c2-m8",
     masterDiskSizeGb: 40,
     dataResourcePreset: "s3-c4-m16",
@@ -395,7 +399,13 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   rejectUnknownKeys(dp, Object.keys(DEFAULTS.dataproc), "dataproc");
   const D = DEFAULTS.dataproc;
   const imageVersion = optString(dp, "imageVersion", D.imageVersion, "dataproc");
-  if (!/^2\.\d+(\.\d+)?$/.test(imageVersion)) fail("dataproc.imageVersion", imageVersion, "must be a 2.x image version such as 2.2");
+  const image = /^2\.(\d+)(?:\.(\d+))?$/.exec(imageVersion);
+  if (!image) fail("dataproc.imageVersion", imageVersion, "must be a 2.x image version such as 2.2.9");
+  // the jobs need Python >= 3.10 (mlflow 3): 2.0 and 2.1 have Python 3.8; 3.11 is documented from 2.2.5
+  const [minor, patch] = [Number(image[1]), image[2] === undefined ? Infinity : Number(image[2])];
+  if (minor < 2 || (minor === 2 && patch < 5)) {
+    fail("dataproc.imageVersion", imageVersion, "must be 2.2.5 or later (Python 3.11; images 2.0 and 2.1 have Python 3.8, which mlflow 3 does not support)");
+  }
   const pipRaw = dp.pipPackages ?? D.pipPackages;
   if (!Array.isArray(pipRaw)) fail("dataproc.pipPackages", pipRaw, "must be a list of name==version strings");
   const pipPackages = pipRaw.map((p, i) => {

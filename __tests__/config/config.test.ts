@@ -24,7 +24,7 @@ describe("config validation", () => {
 
   it("fills in documented defaults for everything but identity and access", () => {
     const cfg = validateConfig(deployableRawConfig({ dataproc: undefined }));
-    expect(cfg.dataproc.imageVersion).toBe("2.2");
+    expect(cfg.dataproc.imageVersion).toBe("2.2.9");
     expect(cfg.dataproc.computeMaxHostsCount).toBe(0);
     expect(cfg.subnetCidr).toBe("10.10.0.0/24");
     expect(cfg.allowWorldAdminAccess).toBe(false);
@@ -76,6 +76,15 @@ describe("config validation", () => {
   it("fails on unpinned pip packages and non-3.x Airflow", () => {
     expectConfigError(deployableRawConfig({ dataproc: { pipPackages: ["mlflow"] } }), 'dataproc.pipPackages[0] = "mlflow"');
     expectConfigError(deployableRawConfig({ versions: { airflow: "2.10.5" } }), 'versions.airflow = "2.10.5"');
+  });
+
+  it("fails on a Data Proc image whose Python cannot run the jobs (before 2.2.5), takes 2.2.5+ and the 2.2 prefix", () => {
+    expectConfigError(deployableRawConfig({ dataproc: { imageVersion: "2.1" } }), /dataproc\.imageVersion = "2\.1": must be 2\.2\.5 or later/);
+    expectConfigError(deployableRawConfig({ dataproc: { imageVersion: "2.2.4" } }), 'dataproc.imageVersion = "2.2.4"');
+    expectConfigError(deployableRawConfig({ dataproc: { imageVersion: "latest" } }), 'dataproc.imageVersion = "latest"');
+    for (const v of ["2.2.5", "2.2.9", "2.2", "2.3"]) {
+      expect(validateConfig(deployableRawConfig({ dataproc: { imageVersion: v } })).dataproc.imageVersion).toBe(v);
+    }
   });
 
   it("takes cloud, folder and zone from the provider's environment variables", () => {

@@ -43,8 +43,8 @@ describe("DataprocCluster", () => {
     expect(folderStorage).toEqual([]);
   });
 
-  it("runs HDFS, YARN and Spark on image 2.2 with the UI proxy on", () => {
-    expect(cluster.cluster_config.version_id).toBe("2.2");
+  it("runs HDFS, YARN and Spark on image 2.2.9 (Python 3.11, Spark 3.5, as the tests) with the UI proxy on", () => {
+    expect(cluster.cluster_config.version_id).toBe("2.2.9");
     expect([...cluster.cluster_config.hadoop.services].sort()).toEqual(["HDFS", "SPARK", "YARN"]);
     expect(cluster.ui_proxy).toBe(true);
   });
