@@ -71,6 +71,8 @@ from standins import LOOPBACK, CloudApiStandIn, issue_loopback_tls
 # and "iam", which the SDK's credentials plugin opens a channel to); all are served here.
 ENDPOINT_IDS = ("endpoint", "dataproc", "operation", "iam")
 UNAUTHENTICATED_METHODS = ("yandex.cloud.endpoint.ApiEndpointService",)
+# The subject every call is made as: the service account whose token the metadata stand-in issues.
+CALLER_ID = "ajestandinserviceacc"
 # Job log page when the request asks for none (the API caps page_size at 1 MiB).
 DEFAULT_LOG_PAGE = 1 << 20
 
@@ -269,6 +271,8 @@ class DataprocApiStandIn:
         self.calls: list[Call] = []
         self.clusters: dict[str, cluster_pb2.Cluster] = {}
         self.jobs: dict[str, job_pb2.Job] = {}
+        # every status each job went through, by name, in order (PROVISIONING ... DONE | ERROR)
+        self.job_statuses: dict[str, list[str]] = {}
         self.operations: dict[str, operation_pb2.Operation] = {}
         self._logs: dict[str, Path] = {}
         self._procs: dict[str, subprocess.Popen] = {}
@@ -353,7 +357,7 @@ class DataprocApiStandIn:
         """A new Operation (done = false) whose `work` runs in the background after `delay`; it ends
         done with work's response, or with an error when work raises Refused."""
         op = operation_pb2.Operation(id=_new_id("c9q"), description=description, created_at=_now(),
-                                     created_by=self.metadata.token[:12], modified_at=_now(), done=False,
+                                     created_by=CALLER_ID, modified_at=_now(), done=False,
                                      metadata=_pack(metadata))
         with self._lock:
             self.operations[op.id] = op
@@ -399,12 +403,17 @@ class DataprocApiStandIn:
 
     # ----- jobs
 
+    def _set_job_status(self, job: job_pb2.Job, status: int) -> None:
+        with self._lock:
+            job.status = status
+            self.job_statuses.setdefault(job.id, []).append(job_pb2.Job.Status.Name(status))
+
     def run_job(self, job_id: str) -> job_pb2.Job:
         """PROVISIONING -> PENDING -> RUNNING (spark-submit) -> DONE | ERROR; the operation's work."""
         time.sleep(self.job_pending_seconds)
         with self._lock:
             job = self.jobs[job_id]
-            job.status = job_pb2.Job.PENDING
+            self._set_job_status(job, job_pb2.Job.PENDING)
         time.sleep(self.job_pending_seconds)
         if self._stopping:
             raise Refused(grpc.StatusCode.CANCELLED, "the API stand-in is stopping")
@@ -413,7 +422,7 @@ class DataprocApiStandIn:
         env = dict(os.environ)
         env.update(self.runtime.env, SPARK_CONF_DIR=str(self.runtime.conf_dir(job.cluster_id)))
         with self._lock:
-            job.status = job_pb2.Job.RUNNING
+            self._set_job_status(job, job_pb2.Job.RUNNING)
             job.started_at.CopyFrom(_now())
             self._logs[job_id] = log_path
             command = self.runtime.command(job.pyspark_job, job.name or job_id)
@@ -425,7 +434,7 @@ class DataprocApiStandIn:
             rc = proc.wait()
         with self._lock:
             self._procs.pop(job_id, None)
-            job.status = job_pb2.Job.DONE if rc == 0 else job_pb2.Job.ERROR
+            self._set_job_status(job, job_pb2.Job.DONE if rc == 0 else job_pb2.Job.ERROR)
             job.finished_at.CopyFrom(_now())
             if rc != 0:
                 raise Refused(grpc.StatusCode.UNKNOWN, f"Job {job_id} failed: the driver exited with code {rc}")
@@ -561,8 +570,9 @@ class _Jobs(job_service_pb2_grpc.JobServiceServicer):
                 if request.WhichOneof("job_spec") != "pyspark_job":
                     raise Refused(grpc.StatusCode.UNIMPLEMENTED, "the API stand-in runs PySpark jobs only")
                 job = job_pb2.Job(id=_new_id("c9q"), cluster_id=request.cluster_id, name=request.name,
-                                  created_at=_now(), created_by=api.metadata.token[:12],
-                                  status=job_pb2.Job.PROVISIONING, pyspark_job=request.pyspark_job)
+                                  created_at=_now(), created_by=CALLER_ID,
+                                  pyspark_job=request.pyspark_job)
+                api._set_job_status(job, job_pb2.Job.PROVISIONING)
                 api.jobs[job.id] = job
             return api.operation("Create Data Proc job",
                                  job_service_pb2.CreateJobMetadata(cluster_id=job.cluster_id, job_id=job.id),
