@@ -115,7 +115,7 @@ for stack_json in "${stacks[@]}"; do
   broken="$work/checkov-$name-unencrypted/cdk.tf.json"
   changed="$(python3 "$ckv_tool" unencrypt "$stack_json" "$broken")"
   set +e
-  "$checkov" --config-file tools/checkov/config.yaml -f "$stack_json" "$broken" -o json --quiet \
+  "$checkov" --config-file tools/checkov/config.yaml -f "$stack_json" "$broken" -o json \
     > "$work/checkov-$name.json" 2> "$work/checkov-$name.log"
   set -e
   if python3 "$ckv_tool" report "$work/checkov-$name.json" "$stack_json"; then
