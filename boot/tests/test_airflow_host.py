@@ -191,7 +191,8 @@ def api(rh, ca, method: str, path: str, body: dict | None = None, auth=None) -> 
     req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
     req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(req, context=ssl.create_default_context(cafile=str(ca)), timeout=30) as r:
+        # generous: on a loaded test machine the first trigger took over 30 s to answer
+        with urllib.request.urlopen(req, context=ssl.create_default_context(cafile=str(ca)), timeout=180) as r:
             return r.status, json.loads(r.read() or b"{}")
     except urllib.error.HTTPError as e:
         return e.code, {"error": e.read().decode(errors="replace")[:500]}
