@@ -46,7 +46,20 @@ export interface PostgresConfig {
   readonly diskType: string;
   /** Hour (UTC, 0-23) the daily backup starts. */
   readonly backupWindowStartHour: number;
+  /** Days Managed PostgreSQL keeps its automatic backups (7-60). */
+  readonly backupRetainPeriodDays: number;
+  /** Refuse to delete the cluster and its databases (default: on, unless `destroyDeletesData`). */
   readonly deletionProtection: boolean;
+}
+
+/** The artifact bucket's data protection. */
+export interface StorageConfig {
+  /** Keep overwritten and deleted objects as noncurrent versions. */
+  readonly versioning: boolean;
+  /** Days a noncurrent version is kept before it expires (with versioning). */
+  readonly noncurrentVersionExpirationDays: number;
+  /** Encrypt objects with a KMS key the stack creates. */
+  readonly kmsEncryption: boolean;
 }
 
 export interface VmConfig {
@@ -115,7 +128,13 @@ export interface StackConfig {
   readonly mlflowVm: VmConfig;
   readonly airflowVm: VmConfig;
   readonly dataproc: DataprocConfig;
+  readonly storage: StorageConfig;
   readonly versions: VersionsConfig;
+  /**
+   * `cdktf destroy` deletes everything, data included: the bucket with every object version, the
+   * PostgreSQL cluster and its databases, the KMS key. Off by default: destroy then keeps them.
+   */
+  readonly destroyDeletesData: boolean;
   /** Cron expression or preset for the pipeline DAG. */
   readonly pipelineSchedule: string;
   /** Dotted keys whose value is still a placeholder from the example file (empty = deployable). */
@@ -149,7 +168,10 @@ const DEFAULTS = {
     diskSizeGb: 20,
     diskType: "network-ssd",
     backupWindowStartHour: 1,
-    deletionProtection: false,
+    // Yandex's own default and minimum
+    backupRetainPeriodDays: 7,
+    // the default follows destroyDeletesData (see validateConfig)
+    deletionProtection: true,
   } as PostgresConfig,
   mlflowVm: VM_DEFAULTS,
   airflowVm: { ...VM_DEFAULTS, memoryGb: 8 } as VmConfig,
@@ -166,8 +188,16 @@ const DEFAULTS = {
     diskType: "network-ssd",
     uiProxy: true,
     pipPackages: [] as string[],
+    // off: the cluster holds only what the pipeline rebuilds from the bucket (HDFS working data), and
+    // a change that recreates the cluster (image version, services) must not be refused
     deletionProtection: false,
   } as DataprocConfig,
+  storage: {
+    versioning: true,
+    noncurrentVersionExpirationDays: 30,
+    kmsEncryption: true,
+  } as StorageConfig,
+  destroyDeletesData: false,
   versions: {
     mlflow: "3.17.2",
     airflow: "3.3.2",
@@ -178,7 +208,7 @@ const DEFAULTS = {
 const TOP_KEYS = [
   "//", "cloudId", "folderId", "zone", "namePrefix", "adminCidrs", "allowWorldAdminAccess",
   "sshPublicKey", "sshUser", "subnetCidr", "bucketName", "postgres", "mlflowVm", "airflowVm",
-  "dataproc", "versions", "pipelineSchedule",
+  "dataproc", "storage", "versions", "pipelineSchedule", "destroyDeletesData",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -382,6 +412,17 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   }
   if (isPlaceholder(bucketName)) placeholders.push("bucketName");
 
+  // the one switch that lets `cdktf destroy` delete data; protection defaults follow it, and an
+  // explicit protection that contradicts it is refused rather than silently overridden.
+  const destroyDeletesData = optBool(r, "destroyDeletesData", DEFAULTS.destroyDeletesData);
+  const protection = (section: Json, where: string, dflt: boolean): boolean => {
+    const value = optBool(section, "deletionProtection", destroyDeletesData ? false : dflt, where);
+    if (value && destroyDeletesData) {
+      fail(`${where}.deletionProtection`, value, "contradicts destroyDeletesData: true (which makes cdktf destroy delete everything); drop one of them");
+    }
+    return value;
+  };
+
   const pg = optSection(r, "postgres");
   rejectUnknownKeys(pg, Object.keys(DEFAULTS.postgres), "postgres");
   const pgVersion = optString(pg, "version", DEFAULTS.postgres.version, "postgres");
@@ -392,7 +433,9 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     diskSizeGb: optInt(pg, "diskSizeGb", DEFAULTS.postgres.diskSizeGb, 10, 4096, "postgres"),
     diskType: optString(pg, "diskType", DEFAULTS.postgres.diskType, "postgres"),
     backupWindowStartHour: optInt(pg, "backupWindowStartHour", DEFAULTS.postgres.backupWindowStartHour, 0, 23, "postgres"),
-    deletionProtection: optBool(pg, "deletionProtection", DEFAULTS.postgres.deletionProtection, "postgres"),
+    // Managed PostgreSQL keeps automatic backups for 7 to 60 days
+    backupRetainPeriodDays: optInt(pg, "backupRetainPeriodDays", DEFAULTS.postgres.backupRetainPeriodDays, 7, 60, "postgres"),
+    deletionProtection: protection(pg, "postgres", DEFAULTS.postgres.deletionProtection),
   };
 
   const dp = optSection(r, "dataproc");
@@ -427,8 +470,19 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     diskType: optString(dp, "diskType", D.diskType, "dataproc"),
     uiProxy: optBool(dp, "uiProxy", D.uiProxy, "dataproc"),
     pipPackages,
-    deletionProtection: optBool(dp, "deletionProtection", D.deletionProtection, "dataproc"),
+    deletionProtection: protection(dp, "dataproc", D.deletionProtection),
   };
+
+  const st = optSection(r, "storage");
+  rejectUnknownKeys(st, Object.keys(DEFAULTS.storage), "storage");
+  const storage: StorageConfig = {
+    versioning: optBool(st, "versioning", DEFAULTS.storage.versioning, "storage"),
+    noncurrentVersionExpirationDays: optInt(st, "noncurrentVersionExpirationDays", DEFAULTS.storage.noncurrentVersionExpirationDays, 1, 3650, "storage"),
+    kmsEncryption: optBool(st, "kmsEncryption", DEFAULTS.storage.kmsEncryption, "storage"),
+  };
+  if (st.noncurrentVersionExpirationDays !== undefined && !storage.versioning) {
+    fail("storage.noncurrentVersionExpirationDays", st.noncurrentVersionExpirationDays, "has no effect with storage.versioning: false; drop it or turn versioning on");
+  }
 
   const vs = optSection(r, "versions");
   rejectUnknownKeys(vs, Object.keys(DEFAULTS.versions), "versions");
@@ -457,7 +511,9 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     mlflowVm: readVm(r, "mlflowVm", DEFAULTS.mlflowVm),
     airflowVm: readVm(r, "airflowVm", DEFAULTS.airflowVm),
     dataproc,
+    storage,
     versions,
+    destroyDeletesData,
     pipelineSchedule: optString(r, "pipelineSchedule", DEFAULTS.pipelineSchedule),
     placeholders,
   };

@@ -67,3 +67,26 @@ export function exampleAirflow(repoRoot: string = REPO_ROOT): AirflowHostParams 
     ...readDagSources(repoRoot),
   };
 }
+
+/**
+ * The same two VMs after a day-two change of their spec (the boot test delivers it the way a deploy
+ * does: a new VM from this user-data replaces the old one, against the same database, bucket and
+ * Lockbox): a changed schedule, a web user added and one removed, a changed unit setting.
+ */
+export const EXAMPLE_DAY_TWO = {
+  mlflow: (): MlflowHostParams => ({
+    ...EXAMPLE_MLFLOW,
+    // `jobs` removed, `analyst` added
+    additionalWebUsers: [{ name: "analyst", password: ref("e6qplaceholdermlflowanalyst") }],
+    workers: 2,
+  }),
+  airflow: (repoRoot: string = REPO_ROOT): AirflowHostParams => {
+    const v1 = exampleAirflow(repoRoot);
+    return {
+      ...v1,
+      additionalWebUsers: [{ name: "viewer", password: ref("e6qplaceholderairflowviewer") }],
+      pipelineConfig: { ...v1.pipelineConfig, schedule: "30 4 * * *" },
+      apiWorkers: 2,
+    };
+  },
+};

@@ -55,9 +55,18 @@ export interface MlflowBackendProps {
    */
   readonly backupWindowStartHour?: number;
   /**
-   * Refuse to delete the cluster (`terraform destroy` fails until turned off).
+   * Days the automatic backups are kept (Managed PostgreSQL accepts 7 to 60); point-in-time recovery
+   * reaches back to the oldest of them.
    *
-   * @default false
+   * @default 7
+   */
+  readonly backupRetainPeriodDays?: number;
+  /**
+   * Refuse to delete the cluster and each of its databases (`terraform destroy` fails on them until
+   * turned off). The databases need it too: the cluster's flag alone does not stop Terraform from
+   * dropping a database it manages.
+   *
+   * @default true
    */
   readonly deletionProtection?: boolean;
   /**
@@ -95,6 +104,11 @@ export class MlflowBackend extends Construct {
     const names = props.databases.map((d) => d.name);
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) throw new Error(`mlflow backend: database ${JSON.stringify(dup)} requested twice`);
+    const retainDays = props.backupRetainPeriodDays ?? 7;
+    if (!Number.isInteger(retainDays) || retainDays < 7 || retainDays > 60) {
+      throw new Error(`mlflow backend: backupRetainPeriodDays must be a whole number from 7 to 60, got ${JSON.stringify(retainDays)}`);
+    }
+    const protect = props.deletionProtection ?? true;
 
     this.cluster = new MdbPostgresqlCluster(this, "Resource", {
       name: `${props.namePrefix}-pg`,
@@ -103,7 +117,7 @@ export class MlflowBackend extends Construct {
       environment: "PRODUCTION",
       networkId: props.networkId,
       securityGroupIds: [props.securityGroupId],
-      deletionProtection: props.deletionProtection ?? false,
+      deletionProtection: protect,
       labels: props.labels,
       config: {
         version: props.postgresVersion ?? "16",
@@ -113,6 +127,7 @@ export class MlflowBackend extends Construct {
           diskTypeId: props.diskType ?? "network-ssd",
         },
         backupWindowStart: { hours: props.backupWindowStartHour ?? 1, minutes: 0 },
+        backupRetainPeriodDays: retainDays,
         // no web SQL / DataLens / serverless access: only hosts in the security group connect.
         access: { webSql: false, dataLens: false, serverless: false, dataTransfer: false },
       },
@@ -138,6 +153,8 @@ export class MlflowBackend extends Construct {
           owner: user.name,
           lcCollate: "C.UTF-8",
           lcType: "C.UTF-8",
+          // a tri-state string in the provider ("unspecified", "true", "false")
+          deletionProtection: String(protect),
         }),
       );
     }

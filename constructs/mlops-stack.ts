@@ -100,6 +100,12 @@ export class MlopsStack extends TerraformStack {
       namePrefix: cfg.namePrefix,
       folderId: cfg.folderId,
       bucketName: cfg.bucketName,
+      versioning: cfg.storage.versioning,
+      noncurrentVersionExpirationDays: cfg.storage.noncurrentVersionExpirationDays,
+      kmsEncryption: cfg.storage.kmsEncryption,
+      // with destroyDeletesData, destroy empties and deletes the bucket and may delete the key
+      forceDestroy: cfg.destroyDeletesData,
+      keyDeletionProtection: !cfg.destroyDeletesData,
       labels,
     });
 
@@ -120,6 +126,7 @@ export class MlopsStack extends TerraformStack {
       diskSizeGb: cfg.postgres.diskSizeGb,
       diskType: cfg.postgres.diskType,
       backupWindowStartHour: cfg.postgres.backupWindowStartHour,
+      backupRetainPeriodDays: cfg.postgres.backupRetainPeriodDays,
       deletionProtection: cfg.postgres.deletionProtection,
       labels,
     });
@@ -149,7 +156,7 @@ export class MlopsStack extends TerraformStack {
     });
     // the cluster reads job code and landing data from the bucket and writes its logs there; the
     // jobs log to MLflow as the `jobs` user, whose password they read from Lockbox.
-    this.storage.grantReadWrite(this.dataproc.serviceAccountId);
+    const dataprocBucketGrants = this.storage.grantReadWrite(this.dataproc.serviceAccountId, "dataproc");
     this.secrets.mlflowJobPassword.grantRead(this.dataproc.serviceAccountId, "dataproc");
 
     this.jobCode = new JobCode(this, "JobCode", { bucketName: this.storage.bucketName, jobsDir: props.jobsDir });
@@ -183,7 +190,7 @@ export class MlopsStack extends TerraformStack {
       ...mlflowSecrets.flatMap((s) => [s.grantRead(mlflowSa.id, "mlflow-vm"), s.version]),
       this.storage.grantReadS3Key(mlflowSa.id, "mlflow-vm"),
       this.storage.s3Key,
-      this.storage.readWriteBinding,
+      ...this.storage.s3UserAccessGrants,
       this.postgres.databases.get("mlflow")!,
     ];
     this.mlflow = new MlflowServer(this, "Mlflow", {
@@ -234,9 +241,12 @@ export class MlopsStack extends TerraformStack {
     // a VM reads its secrets and opens its database at first boot, and first boot happens once:
     // it must not start before its grants, the generated values and its database exist.
     bootAfter(this.mlflow.instance, mlflowBootNeeds);
-    bootAfter(this.airflow.instance, airflowBootNeeds);
+    // the Airflow VM also depends on the job code its DAG names: its first run finds the code in place,
+    // and when a deploy replaces the code (a new release folder), Terraform deletes the old objects
+    // only after the VM whose DAG used them is gone.
+    bootAfter(this.airflow.instance, [...airflowBootNeeds, ...this.jobCode.objects]);
     // the cluster writes its logs to the bucket from the start.
-    bootAfter(this.dataproc.cluster, [this.storage.readWriteBinding]);
+    bootAfter(this.dataproc.cluster, dataprocBucketGrants);
 
     new TerraformOutput(this, "mlflow_url", { value: `https://${this.mlflow.publicIp}`, description: `MLflow UI (basic auth user 'admin', password in Lockbox secret ${this.secrets.mlflowAdminPassword.secretName})` });
     new TerraformOutput(this, "airflow_url", { value: `https://${this.airflow.publicIp}`, description: `Airflow UI (user 'admin', password in Lockbox secret ${this.secrets.airflowAdminPassword.secretName})` });

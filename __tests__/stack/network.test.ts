@@ -90,4 +90,16 @@ describe("Network", () => {
     expect(found.length).toBeGreaterThanOrEqual(4);
     expect(text).toHaveResource(VpcSecurityGroup);
   });
+
+  // tools/checkov/config.yaml skips CKV_YC_2 (VM with a public IP) for the whole stack, since
+  // checkov reads no per-resource suppression in Terraform JSON; this pins what that skip covers.
+  it("gives a public address to the two nginx VMs and to nothing else", () => {
+    const vms = Object.values(resourcesOf(json, "yandex_compute_instance"));
+    const publicVms = vms.filter((vm) => vm.network_interface.some((n: any) => n.nat)).map((vm) => vm.name).sort();
+    expect(publicVms).toEqual(["fraud-airflow", "fraud-mlflow"]);
+    expect(onlyResource(json, "yandex_mdb_postgresql_cluster").host.map((h: any) => h.assign_public_ip)).toEqual([false]);
+    const subclusters = onlyResource(json, "yandex_dataproc_cluster").cluster_config.subcluster_spec as any[];
+    expect(subclusters.map((s) => s.assign_public_ip)).toEqual(subclusters.map(() => false));
+    expect(Object.keys(resourcesOf(json, "yandex_vpc_address"))).toHaveLength(publicVms.length);
+  });
 });

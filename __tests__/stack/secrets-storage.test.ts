@@ -1,7 +1,7 @@
 import "cdktf/lib/testing/adapters/jest";
 import { onlyName, onlyResource, ref, resourcesOf, synthStack } from "./fixtures";
 
-const { json, text } = synthStack();
+const { json, text, stack } = synthStack();
 const secrets = resourcesOf(json, "yandex_lockbox_secret");
 
 describe("Secrets", () => {
@@ -85,10 +85,14 @@ describe("ArtifactStorage", () => {
 describe("JobCode", () => {
   const objects = Object.values(resourcesOf(json, "yandex_storage_object"));
 
-  it("uploads every entry point and the fraud_jobs package to the bucket", () => {
+  const release = stack.jobCode.release;
+
+  it("uploads every entry point and the fraud_jobs package to the bucket, under the release folder", () => {
+    expect(release).toMatch(/^[0-9a-f]{16}$/);
     const keys = objects.map((o: any) => o.key);
-    expect(keys).toContain("jobs/fraud_jobs.zip");
-    expect(keys).toEqual(expect.arrayContaining(["jobs/entrypoints/generate.py"]));
+    expect(keys).toContain(`jobs/${release}/fraud_jobs.zip`);
+    expect(keys).toEqual(expect.arrayContaining([`jobs/${release}/entrypoints/generate.py`]));
+    expect(keys.every((k: string) => k.startsWith(`jobs/${release}/`))).toBe(true);
     for (const o of objects) {
       expect(o.bucket).toBe(ref("yandex_storage_bucket", onlyName(json, "yandex_storage_bucket"), "bucket"));
       expect(o.source).toMatch(/^assets\//);
@@ -97,7 +101,7 @@ describe("JobCode", () => {
   });
 
   it("publishes the jobs URI the pipeline config needs", () => {
-    expect(json.output!.jobs_uri.value).toBe("s3a://${yandex_storage_bucket." + onlyName(json, "yandex_storage_bucket") + ".bucket}/jobs/");
+    expect(json.output!.jobs_uri.value).toBe("s3a://${yandex_storage_bucket." + onlyName(json, "yandex_storage_bucket") + `.bucket}/jobs/${release}/`);
   });
 });
 

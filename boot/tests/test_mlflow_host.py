@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from probes import report, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
-from rendered import boot_rendered, first_boot, stop_rendered
+from rendered import boot_rendered, first_boot, replace_rendered, stop_rendered
 
 BOOT_TIMEOUT = float(os.environ.get("BOOT_MLFLOW_TIMEOUT", "1500"))
 state: dict = {}
@@ -201,3 +201,40 @@ def test_no_secret_in_user_data_cloud_init_log_or_journal(mlflow_host):
     assert len(places["journal"]) > 1000
     leaks = {where: len(secrets_found(text, mlflow_host.all_secrets())) for where, text in places.items()}
     assert not any(leaks.values()), f"secret values found (count per place): {leaks}"
+
+
+# Day two. Must stay the last test of this file: it replaces the host the tests above used.
+def test_day_two_deploy_replaces_the_vm_which_serves_v2_and_keeps_v1s_runs(mlflow_host, host_factory,
+                                                                           tmp_path):
+    v1 = mlflow_host
+    removed = ("jobs", v1.web_users["jobs"])  # in v1's spec, not in v2's
+    assert "jobs" not in (v1.dir.parent / "mlflow-v2/rootfs/etc/yc-mlops/host.env").read_text()
+    v2, gone = replace_rendered(v1, host_factory, BOOT_TIMEOUT)
+    v2.bucket = v1.bucket
+    assert "status: done" in v2.facts["status_text"], v2.facts["status_text"]
+    assert v2.facts["result"]["v1"]["errors"] == []
+
+    # TLS: the new VM made its own certificate (the key never left the old disk) and published it
+    # where the jobs fetch their CA, replacing the old one
+    ca = v2.ca_file(tmp_path)
+    admin = ("admin", v2.web_users["admin"])
+    wait_for(lambda: v2.https("/health", ca, admin, timeout=5)[0] == 200, 300, 1,
+             what="MLflow answering through nginx on the new VM")
+    unreachable = time.monotonic() - gone
+    report(f"mlflow: day-two replacement, UI unreachable {unreachable:.0f} s (old VM gone -> new VM "
+           f"answering; cloud-init {v2.boot_seconds:.0f} s of it)")
+    import boto3
+    s3 = boto3.client("s3", endpoint_url=v2.s3.url, aws_access_key_id="x", aws_secret_access_key="x",
+                      region_name="ru-central1")
+    published = s3.get_object(Bucket=v2.bucket, Key="tls/mlflow-server.crt")["Body"].read().decode()
+    assert published == ca.read_text()
+
+    # v2's users: the new one gets in, the removed one's old password no longer does
+    assert v2.https("/health", ca, ("analyst", v2.web_users["analyst"]))[0] == 200
+    assert v2.https("/health", ca, removed)[0] == 401
+    assert set(v2.web_users) == {"admin", "analyst"}
+    # v2's unit setting is what systemd runs
+    exec_start = v2.host.run(["systemctl", "show", "-p", "ExecStart", "--value", "mlflow-server.service"]).stdout
+    assert "--workers 2 " in exec_start, exec_start
+    # v1's run, its metrics, params and artifact (PostgreSQL + the bucket), read through the new VM
+    assert _client(v2, ca, CLIENT_READ, state["run_id"]) == "read back ok"
