@@ -10,8 +10,8 @@ export interface HostInstanceProps {
   readonly folderId: string;
   readonly zone: string;
   readonly subnetId: string;
-  /** The stack's one shared security group. */
-  readonly securityGroupId: string;
+  /** The VM's security groups (`Network.mlflowSecurityGroupIds` / `airflowSecurityGroupIds`). */
+  readonly securityGroupIds: readonly string[];
   /** Service account the VM runs as (reads its Lockbox secrets with it). */
   readonly serviceAccountId: string;
   /**
@@ -87,7 +87,7 @@ export function createHostInstance(scope: Construct, p: HostInstanceProps, userD
     serviceAccountId: p.serviceAccountId,
     resources: { cores: p.cores ?? 2, memory: p.memoryGb ?? 4, coreFraction: p.coreFraction ?? 100 },
     bootDisk: { initializeParams: { imageId, size: p.diskSizeGb ?? 20, type: p.diskType ?? "network-ssd" } },
-    networkInterface: [{ subnetId: p.subnetId, nat: p.publicIp ?? true, securityGroupIds: [p.securityGroupId] }],
+    networkInterface: [{ subnetId: p.subnetId, nat: p.publicIp ?? true, securityGroupIds: [...p.securityGroupIds] }],
     // user-data only: the admin's SSH key is in it too (ssh-keys metadata would add a second path)
     metadata: { "user-data": escapeTerraformTemplate(userData) },
     allowStoppingForUpdate: true,
