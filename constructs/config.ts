@@ -227,6 +227,18 @@ function optString(obj: Json, key: string, dflt: string, where = ""): string {
   return v;
 }
 
+/**
+ * A Yandex Cloud name taken as is by the provider (resource preset, disk type, platform, image
+ * family): lower-case letters, digits, '.', '-', '_', at most 63 characters.
+ */
+function optCloudName(obj: Json, key: string, dflt: string, where = ""): string {
+  const v = optString(obj, key, dflt, where);
+  if (!/^[a-z][a-z0-9._-]{0,62}$/.test(v)) {
+    fail(where ? `${where}.${key}` : key, v, "must be a Yandex Cloud name: a-z, 0-9, '.', '_', '-', starting with a letter, at most 63 characters");
+  }
+  return v;
+}
+
 function optBool(obj: Json, key: string, dflt: boolean, where = ""): boolean {
   const v = obj[key];
   if (v === undefined) return dflt;
@@ -326,7 +338,7 @@ function readVm(raw: Json, key: string, dflt: VmConfig): VmConfig {
   rejectUnknownKeys(s, Object.keys(VM_DEFAULTS), key);
   const coreFraction = optInt(s, "coreFraction", dflt.coreFraction, 5, 100, key);
   if (![5, 20, 50, 100].includes(coreFraction)) fail(`${key}.coreFraction`, coreFraction, "must be 5, 20, 50 or 100");
-  const imageFamily = optString(s, "imageFamily", dflt.imageFamily, key);
+  const imageFamily = optCloudName(s, "imageFamily", dflt.imageFamily, key);
   if (!aptMirrorsFor(imageFamily)) {
     fail(`${key}.imageFamily`, imageFamily, `must be a ${APT_DISTROS.join(" or ")} family such as debian-12 or ubuntu-2404-lts (the hosts use apt, systemd and cloud-init)`);
   }
@@ -335,9 +347,9 @@ function readVm(raw: Json, key: string, dflt: VmConfig): VmConfig {
     memoryGb: optInt(s, "memoryGb", dflt.memoryGb, 1, 640, key),
     coreFraction,
     diskSizeGb: optInt(s, "diskSizeGb", dflt.diskSizeGb, 10, 4096, key),
-    diskType: optString(s, "diskType", dflt.diskType, key),
+    diskType: optCloudName(s, "diskType", dflt.diskType, key),
     imageFamily,
-    platformId: optString(s, "platformId", dflt.platformId, key),
+    platformId: optCloudName(s, "platformId", dflt.platformId, key),
     preemptible: optBool(s, "preemptible", dflt.preemptible, key),
   };
 }
@@ -410,7 +422,8 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     fail("sshUser", sshUser, "must be a non-root Linux user name");
   }
 
-  const subnetCidr = checkCidr("subnetCidr", r.subnetCidr ?? DEFAULTS.subnetCidr);
+  // `?? default` would take an explicit null for "use the default": only a missing key is
+  const subnetCidr = checkCidr("subnetCidr", r.subnetCidr === undefined ? DEFAULTS.subnetCidr : r.subnetCidr);
   const subnetPrefix = parseCidr(subnetCidr)!.prefix;
   if (subnetPrefix < 16 || subnetPrefix > 28) fail("subnetCidr", subnetCidr, "a Yandex subnet must be from /16 to /28");
   if (!PRIVATE_RANGES.some((p) => inCidr(subnetCidr, p))) {
@@ -429,9 +442,9 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   if (!["15", "16", "17", "18"].includes(pgVersion)) fail("postgres.version", pgVersion, "must be one of 15, 16, 17, 18");
   const postgres: PostgresConfig = {
     version: pgVersion,
-    resourcePreset: optString(pg, "resourcePreset", DEFAULTS.postgres.resourcePreset, "postgres"),
+    resourcePreset: optCloudName(pg, "resourcePreset", DEFAULTS.postgres.resourcePreset, "postgres"),
     diskSizeGb: optInt(pg, "diskSizeGb", DEFAULTS.postgres.diskSizeGb, 10, 4096, "postgres"),
-    diskType: optString(pg, "diskType", DEFAULTS.postgres.diskType, "postgres"),
+    diskType: optCloudName(pg, "diskType", DEFAULTS.postgres.diskType, "postgres"),
     backupWindowStartHour: optInt(pg, "backupWindowStartHour", DEFAULTS.postgres.backupWindowStartHour, 0, 23, "postgres"),
     deletionProtection: optBool(pg, "deletionProtection", DEFAULTS.postgres.deletionProtection, "postgres"),
   };
@@ -441,7 +454,7 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   const D = DEFAULTS.dataproc;
   const imageVersion = optString(dp, "imageVersion", D.imageVersion, "dataproc");
   if (!/^2\.\d+(\.\d+)?$/.test(imageVersion)) fail("dataproc.imageVersion", imageVersion, "must be a 2.x image version such as 2.2");
-  const pipRaw = dp.pipPackages ?? D.pipPackages;
+  const pipRaw = dp.pipPackages === undefined ? D.pipPackages : dp.pipPackages;
   if (!Array.isArray(pipRaw)) fail("dataproc.pipPackages", pipRaw, "must be a list of name==version strings");
   const pipPackages = pipRaw.map((p, i) => {
     if (typeof p !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!-]+$/.test(p)) {
@@ -451,15 +464,15 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   });
   const dataproc: DataprocConfig = {
     imageVersion,
-    masterResourcePreset: optString(dp, "masterResourcePreset", D.masterResourcePreset, "dataproc"),
+    masterResourcePreset: optCloudName(dp, "masterResourcePreset", D.masterResourcePreset, "dataproc"),
     masterDiskSizeGb: optInt(dp, "masterDiskSizeGb", D.masterDiskSizeGb, 20, 4096, "dataproc"),
-    dataResourcePreset: optString(dp, "dataResourcePreset", D.dataResourcePreset, "dataproc"),
+    dataResourcePreset: optCloudName(dp, "dataResourcePreset", D.dataResourcePreset, "dataproc"),
     dataDiskSizeGb: optInt(dp, "dataDiskSizeGb", D.dataDiskSizeGb, 20, 8192, "dataproc"),
     dataHostsCount: optInt(dp, "dataHostsCount", D.dataHostsCount, 1, 32, "dataproc"),
     computeMaxHostsCount: optInt(dp, "computeMaxHostsCount", D.computeMaxHostsCount, 0, 100, "dataproc"),
-    computeResourcePreset: optString(dp, "computeResourcePreset", D.computeResourcePreset, "dataproc"),
+    computeResourcePreset: optCloudName(dp, "computeResourcePreset", D.computeResourcePreset, "dataproc"),
     computeDiskSizeGb: optInt(dp, "computeDiskSizeGb", D.computeDiskSizeGb, 20, 8192, "dataproc"),
-    diskType: optString(dp, "diskType", D.diskType, "dataproc"),
+    diskType: optCloudName(dp, "diskType", D.diskType, "dataproc"),
     uiProxy: optBool(dp, "uiProxy", D.uiProxy, "dataproc"),
     pipPackages,
     deletionProtection: optBool(dp, "deletionProtection", D.deletionProtection, "dataproc"),
