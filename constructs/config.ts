@@ -12,6 +12,10 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { airflowScheduleProblem } from "./airflow-schedule";
+import { APT_DISTROS, aptMirrorsFor } from "./apt-mirrors";
+import { RemoteStateConfig, STATE_LOCK_TABLE, STATE_OBJECT_KEY, stateBucketName } from "./state-backend";
+import { sshPublicKeyProblem } from "./ssh-key";
 
 /** Availability zones a new resource can be placed in (`ru-central1-c` is being shut down). */
 export const ZONES = ["ru-central1-a", "ru-central1-b", "ru-central1-d"] as const;
@@ -116,7 +120,7 @@ export interface StackConfig {
   readonly namePrefix: string;
   /** Who may reach 22 and 443 from the internet. */
   readonly adminCidrs: readonly string[];
-  /** Must be true to let `0.0.0.0/0` into `adminCidrs`. */
+  /** Must be true to let `adminCidrs` cover more than a /8 (`MAX_ADMIN_ADDRESSES`), e.g. `0.0.0.0/0`. */
   readonly allowWorldAdminAccess: boolean;
   /** OpenSSH public key installed for the VMs' and the Data Proc nodes' login user. */
   readonly sshPublicKey: string;
@@ -135,7 +139,12 @@ export interface StackConfig {
    * PostgreSQL cluster and its databases, the KMS key. Off by default: destroy then keeps them.
    */
   readonly destroyDeletesData: boolean;
-  /** Cron expression or preset for the pipeline DAG. */
+  /**
+   * Keep the Terraform state in Object Storage, locked in YDB (see constructs/state-backend.ts);
+   * undefined = a local state file in terraform-state/ (the default, for a first try).
+   */
+  readonly stateBackend?: RemoteStateConfig;
+  /** Cron expression or preset for the pipeline DAG, as Airflow 3.3.2 accepts it (`airflowScheduleProblem`). */
   readonly pipelineSchedule: string;
   /** Dotted keys whose value is still a placeholder from the example file (empty = deployable). */
   readonly placeholders: readonly string[];
@@ -208,8 +217,9 @@ const DEFAULTS = {
 const TOP_KEYS = [
   "//", "cloudId", "folderId", "zone", "namePrefix", "adminCidrs", "allowWorldAdminAccess",
   "sshPublicKey", "sshUser", "subnetCidr", "bucketName", "postgres", "mlflowVm", "airflowVm",
-  "dataproc", "storage", "versions", "pipelineSchedule", "destroyDeletesData",
+  "dataproc", "storage", "versions", "pipelineSchedule", "destroyDeletesData", "stateBackend",
 ];
+const STATE_BACKEND_KEYS = ["bucket", "key", "documentApiEndpoint", "lockTable"];
 
 // ---------------------------------------------------------------------------------------------
 // small checkers; each error names the dotted key and shows the value as JSON.
@@ -248,6 +258,18 @@ function optString(obj: Json, key: string, dflt: string, where = ""): string {
   const v = obj[key];
   if (v === undefined) return dflt;
   if (typeof v !== "string" || v === "") fail(where ? `${where}.${key}` : key, v, "must be a non-empty string");
+  return v;
+}
+
+/**
+ * A Yandex Cloud name taken as is by the provider (resource preset, disk type, platform, image
+ * family): lower-case letters, digits, '.', '-', '_', at most 63 characters.
+ */
+function optCloudName(obj: Json, key: string, dflt: string, where = ""): string {
+  const v = optString(obj, key, dflt, where);
+  if (!/^[a-z][a-z0-9._-]{0,62}$/.test(v)) {
+    fail(where ? `${where}.${key}` : key, v, "must be a Yandex Cloud name: a-z, 0-9, '.', '_', '-', starting with a letter, at most 63 characters");
+  }
   return v;
 }
 
@@ -313,8 +335,33 @@ function inCidr(inner: string, outer: string): boolean {
 
 const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 
-const SSH_KEY_RE =
-  /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
+/**
+ * The most address space `adminCidrs` may cover, together, without `allowWorldAdminAccess`: one /8
+ * (16,777,216 addresses, 1/256 of IPv4). The largest blocks ever allocated to a single organisation
+ * are /8s, so no admin network needs more; a list that covers more opens SSH and HTTPS to a large
+ * part of the internet, whatever its text (`0.0.0.0/1` + `128.0.0.0/1` is the whole internet).
+ */
+export const MAX_ADMIN_ADDRESSES = 2 ** 24;
+
+/** How many IPv4 addresses the CIDRs cover together (overlaps counted once). */
+export function addressesCovered(cidrs: readonly string[]): number {
+  const ranges = cidrs
+    .map((c) => parseCidr(c)!)
+    .map(({ address, prefix }) => {
+      const start = (address & maskOf(prefix)) >>> 0;
+      return [start, start + 2 ** (32 - prefix)] as const; // [start, end)
+    })
+    .sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let reached = 0; // everything below this address is counted
+  for (const [start, end] of ranges) {
+    if (end > reached) {
+      total += end - Math.max(start, reached);
+      reached = end;
+    }
+  }
+  return total;
+}
 
 function isPlaceholder(value: string): boolean {
   return value.toUpperCase().includes(PLACEHOLDER_MARKER);
@@ -325,14 +372,18 @@ function readVm(raw: Json, key: string, dflt: VmConfig): VmConfig {
   rejectUnknownKeys(s, Object.keys(VM_DEFAULTS), key);
   const coreFraction = optInt(s, "coreFraction", dflt.coreFraction, 5, 100, key);
   if (![5, 20, 50, 100].includes(coreFraction)) fail(`${key}.coreFraction`, coreFraction, "must be 5, 20, 50 or 100");
+  const imageFamily = optCloudName(s, "imageFamily", dflt.imageFamily, key);
+  if (!aptMirrorsFor(imageFamily)) {
+    fail(`${key}.imageFamily`, imageFamily, `must be a ${APT_DISTROS.join(" or ")} family such as debian-12 or ubuntu-2404-lts (the hosts use apt, systemd and cloud-init)`);
+  }
   return {
     cores: optInt(s, "cores", dflt.cores, 2, 96, key),
     memoryGb: optInt(s, "memoryGb", dflt.memoryGb, 1, 640, key),
     coreFraction,
     diskSizeGb: optInt(s, "diskSizeGb", dflt.diskSizeGb, 10, 4096, key),
-    diskType: optString(s, "diskType", dflt.diskType, key),
-    imageFamily: optString(s, "imageFamily", dflt.imageFamily, key),
-    platformId: optString(s, "platformId", dflt.platformId, key),
+    diskType: optCloudName(s, "diskType", dflt.diskType, key),
+    imageFamily,
+    platformId: optCloudName(s, "platformId", dflt.platformId, key),
     preemptible: optBool(s, "preemptible", dflt.preemptible, key),
   };
 }
@@ -387,19 +438,26 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     }
     if (DOCUMENTATION_CIDRS.some((d) => inCidr(c, d))) placeholders.push(`adminCidrs[${i}]`);
   });
+  // decided by the address space covered, not by the text: any split of the internet is caught too
+  const covered = addressesCovered(adminCidrs);
+  if (covered > MAX_ADMIN_ADDRESSES && !allowWorldAdminAccess) {
+    fail("adminCidrs", adminCidrs,
+      `together cover ${covered.toLocaleString("en-US")} addresses (${(covered / 2 ** 32 * 100).toFixed(2)}% of IPv4), ` +
+      `more than a /8 (${MAX_ADMIN_ADDRESSES.toLocaleString("en-US")}); that opens SSH and HTTPS to a large part of the internet. ` +
+      "List your own networks, or set allowWorldAdminAccess: true if you really mean it");
+  }
 
   const sshPublicKey = requiredString(r, "sshPublicKey").trim();
   if (isPlaceholder(sshPublicKey)) placeholders.push("sshPublicKey");
-  if (!SSH_KEY_RE.test(sshPublicKey)) {
-    fail("sshPublicKey", sshPublicKey.length > 60 ? sshPublicKey.slice(0, 60) + "..." : sshPublicKey,
-      "is not an OpenSSH public key (expected e.g. 'ssh-ed25519 AAAA... comment'); a private key must never go here");
-  }
+  const keyProblem = sshPublicKeyProblem(sshPublicKey);
+  if (keyProblem) fail("sshPublicKey", sshPublicKey.length > 60 ? sshPublicKey.slice(0, 60) + "..." : sshPublicKey, keyProblem);
   const sshUser = optString(r, "sshUser", DEFAULTS.sshUser);
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sshUser) || sshUser === "root") {
     fail("sshUser", sshUser, "must be a non-root Linux user name");
   }
 
-  const subnetCidr = checkCidr("subnetCidr", r.subnetCidr ?? DEFAULTS.subnetCidr);
+  // `?? default` would take an explicit null for "use the default": only a missing key is
+  const subnetCidr = checkCidr("subnetCidr", r.subnetCidr === undefined ? DEFAULTS.subnetCidr : r.subnetCidr);
   const subnetPrefix = parseCidr(subnetCidr)!.prefix;
   if (subnetPrefix < 16 || subnetPrefix > 28) fail("subnetCidr", subnetCidr, "a Yandex subnet must be from /16 to /28");
   if (!PRIVATE_RANGES.some((p) => inCidr(subnetCidr, p))) {
@@ -429,9 +487,9 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   if (!["15", "16", "17", "18"].includes(pgVersion)) fail("postgres.version", pgVersion, "must be one of 15, 16, 17, 18");
   const postgres: PostgresConfig = {
     version: pgVersion,
-    resourcePreset: optString(pg, "resourcePreset", DEFAULTS.postgres.resourcePreset, "postgres"),
+    resourcePreset: optCloudName(pg, "resourcePreset", DEFAULTS.postgres.resourcePreset, "postgres"),
     diskSizeGb: optInt(pg, "diskSizeGb", DEFAULTS.postgres.diskSizeGb, 10, 4096, "postgres"),
-    diskType: optString(pg, "diskType", DEFAULTS.postgres.diskType, "postgres"),
+    diskType: optCloudName(pg, "diskType", DEFAULTS.postgres.diskType, "postgres"),
     backupWindowStartHour: optInt(pg, "backupWindowStartHour", DEFAULTS.postgres.backupWindowStartHour, 0, 23, "postgres"),
     // Managed PostgreSQL keeps automatic backups for 7 to 60 days
     backupRetainPeriodDays: optInt(pg, "backupRetainPeriodDays", DEFAULTS.postgres.backupRetainPeriodDays, 7, 60, "postgres"),
@@ -449,7 +507,7 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   if (minor < 2 || (minor === 2 && patch < 5)) {
     fail("dataproc.imageVersion", imageVersion, "must be 2.2.5 or later (Python 3.11; images 2.0 and 2.1 have Python 3.8, which mlflow 3 does not support)");
   }
-  const pipRaw = dp.pipPackages ?? D.pipPackages;
+  const pipRaw = dp.pipPackages === undefined ? D.pipPackages : dp.pipPackages;
   if (!Array.isArray(pipRaw)) fail("dataproc.pipPackages", pipRaw, "must be a list of name==version strings");
   const pipPackages = pipRaw.map((p, i) => {
     if (typeof p !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!-]+$/.test(p)) {
@@ -459,15 +517,15 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   });
   const dataproc: DataprocConfig = {
     imageVersion,
-    masterResourcePreset: optString(dp, "masterResourcePreset", D.masterResourcePreset, "dataproc"),
+    masterResourcePreset: optCloudName(dp, "masterResourcePreset", D.masterResourcePreset, "dataproc"),
     masterDiskSizeGb: optInt(dp, "masterDiskSizeGb", D.masterDiskSizeGb, 20, 4096, "dataproc"),
-    dataResourcePreset: optString(dp, "dataResourcePreset", D.dataResourcePreset, "dataproc"),
+    dataResourcePreset: optCloudName(dp, "dataResourcePreset", D.dataResourcePreset, "dataproc"),
     dataDiskSizeGb: optInt(dp, "dataDiskSizeGb", D.dataDiskSizeGb, 20, 8192, "dataproc"),
     dataHostsCount: optInt(dp, "dataHostsCount", D.dataHostsCount, 1, 32, "dataproc"),
     computeMaxHostsCount: optInt(dp, "computeMaxHostsCount", D.computeMaxHostsCount, 0, 100, "dataproc"),
-    computeResourcePreset: optString(dp, "computeResourcePreset", D.computeResourcePreset, "dataproc"),
+    computeResourcePreset: optCloudName(dp, "computeResourcePreset", D.computeResourcePreset, "dataproc"),
     computeDiskSizeGb: optInt(dp, "computeDiskSizeGb", D.computeDiskSizeGb, 20, 8192, "dataproc"),
-    diskType: optString(dp, "diskType", D.diskType, "dataproc"),
+    diskType: optCloudName(dp, "diskType", D.diskType, "dataproc"),
     uiProxy: optBool(dp, "uiProxy", D.uiProxy, "dataproc"),
     pipPackages,
     deletionProtection: protection(dp, "dataproc", D.deletionProtection),
@@ -496,6 +554,34 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   }
   if (!versions.airflow.startsWith("3.")) fail("versions.airflow", versions.airflow, "this stack runs Airflow 3 (api-server, dag-processor); use a 3.x release");
 
+  let stateBackend: RemoteStateConfig | undefined;
+  if (r.stateBackend !== undefined) {
+    const sb = optSection(r, "stateBackend");
+    rejectUnknownKeys(sb, STATE_BACKEND_KEYS, "stateBackend");
+    const endpoint = requiredString(sb, "documentApiEndpoint", "stateBackend");
+    // e.g. https://docapi.serverless.yandexcloud.net/ru-central1/b1g.../etn... (output of yc-mlops-state)
+    if (!/^https:\/\/docapi\.serverless\.yandexcloud\.net\/[a-z0-9-]+\/[a-z0-9]+\/[a-z0-9]+$/.test(endpoint)) {
+      fail("stateBackend.documentApiEndpoint", endpoint, "is not a YDB Document API endpoint (https://docapi.serverless.yandexcloud.net/<region>/<cloud>/<database>; see the state_backend output of yc-mlops-state)");
+    }
+    const bucket = optString(sb, "bucket", stateBucketName(namePrefix, folderId), "stateBackend");
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes("..")) {
+      fail("stateBackend.bucket", bucket, "must be 3-63 characters of a-z, 0-9, '.', '-', starting and ending with a letter or digit");
+    }
+    const key = optString(sb, "key", STATE_OBJECT_KEY, "stateBackend");
+    if (!/^[A-Za-z0-9][A-Za-z0-9._\/-]{0,1023}$/.test(key) || key.split("/").includes("..")) {
+      fail("stateBackend.key", key, "must be an object key of letters, digits, '.', '_', '-' and '/'");
+    }
+    const lockTable = optString(sb, "lockTable", STATE_LOCK_TABLE, "stateBackend");
+    if (!/^[A-Za-z0-9_.-]{3,255}$/.test(lockTable)) {
+      fail("stateBackend.lockTable", lockTable, "must be 3-255 letters, digits, '_', '.' or '-' (a DynamoDB table name)");
+    }
+    stateBackend = { bucket, key, documentApiEndpoint: endpoint, lockTable };
+  }
+
+  const pipelineSchedule = optString(r, "pipelineSchedule", DEFAULTS.pipelineSchedule);
+  const scheduleProblem = airflowScheduleProblem(pipelineSchedule);
+  if (scheduleProblem) fail("pipelineSchedule", pipelineSchedule, scheduleProblem);
+
   return {
     cloudId,
     folderId,
@@ -514,7 +600,8 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     storage,
     versions,
     destroyDeletesData,
-    pipelineSchedule: optString(r, "pipelineSchedule", DEFAULTS.pipelineSchedule),
+    pipelineSchedule,
+    stateBackend,
     placeholders,
   };
 }

@@ -5,6 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { aptMirrorsFor } from "./apt-mirrors";
 import { AirflowHostParams, LockboxEntryRef, MlflowHostParams } from "./host-render";
 import { airflowPipelineConfig, JOBS_PREFIX, s3aUri } from "./pipeline-config";
 
@@ -23,13 +24,16 @@ export function readDagSources(repoRoot: string = REPO_ROOT): { dagFiles: Record
 
 const ref = (secretId: string, key = "password"): LockboxEntryRef => ({ secretId, key });
 
-export const EXAMPLE_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPLACEHOLDERPLACEHOLDERPLACEHOLDERPLACEHOLD example@placeholder";
+export const EXAMPLE_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPLACEHOLDERPLACEHOLDERPLACEHOLDERPLACEHOLD0 example@placeholder";
 export const EXAMPLE_PG_HOST = "c-placeholder-pg-cluster.rw.mdb.yandexcloud.net";
+/** The boot test boots the examples on a Debian 12 root, so they use Debian's mirrors. */
+export const EXAMPLE_APT_MIRRORS = aptMirrorsFor("debian-12")!;
 
 export const EXAMPLE_MLFLOW: MlflowHostParams = {
   hostname: "mlops-mlflow",
   adminUser: "mlops",
   sshPublicKey: EXAMPLE_SSH_KEY,
+  aptMirrors: EXAMPLE_APT_MIRRORS,
   pgHost: EXAMPLE_PG_HOST,
   pgDatabase: "mlflow",
   pgUser: "mlflow",
@@ -46,6 +50,7 @@ export function exampleAirflow(repoRoot: string = REPO_ROOT): AirflowHostParams 
     hostname: "mlops-airflow",
     adminUser: "mlops",
     sshPublicKey: EXAMPLE_SSH_KEY,
+    aptMirrors: EXAMPLE_APT_MIRRORS,
     pgHost: EXAMPLE_PG_HOST,
     pgDatabase: "airflow",
     pgUser: "airflow",

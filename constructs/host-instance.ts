@@ -16,8 +16,8 @@ export interface HostInstanceProps {
   readonly folderId: string;
   readonly zone: string;
   readonly subnetId: string;
-  /** The stack's one shared security group. */
-  readonly securityGroupId: string;
+  /** The VM's security groups (`Network.mlflowSecurityGroupIds` / `airflowSecurityGroupIds`). */
+  readonly securityGroupIds: readonly string[];
   /** Service account the VM runs as (reads its Lockbox secrets with it). */
   readonly serviceAccountId: string;
   /**
@@ -143,7 +143,7 @@ export function createHostInstance(scope: Construct, p: HostInstanceProps, userD
       subnetId: p.subnetId,
       nat: publicAddress !== undefined,
       natIpAddress: publicAddress?.externalIpv4Address.address,
-      securityGroupIds: [p.securityGroupId],
+      securityGroupIds: [...p.securityGroupIds],
     }],
     // user-data only: the admin's SSH key is in it too (ssh-keys metadata would add a second path)
     metadata: { "user-data": rendered.asString },

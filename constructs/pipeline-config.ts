@@ -5,7 +5,7 @@
  * addresses of the test stand-ins, so the DAG test on the `dataproc` backend runs the config a deploy
  * writes. No provider binding is imported here (the script runs without .gen/).
  */
-import { MLFLOW_CERT_OBJECT_KEY } from "./host-render";
+import { MLFLOW_CERT_OBJECT_KEY, MLFLOW_JOBS_USER } from "./host-render";
 
 /** Where the pipeline keeps its data on the cluster (HDFS, the cluster's default file system). */
 export const HDFS_DATA_ROOT = "hdfs:///user/fraud";
@@ -13,8 +13,8 @@ export const HDFS_DATA_ROOT = "hdfs:///user/fraud";
 export const LANDING_PREFIX = "landing";
 /** Key prefix of the job code in the bucket (JobCode uploads there). */
 export const JOBS_PREFIX = "jobs/";
-/** Basic-auth user the Spark jobs log in to MLflow as. */
-export const MLFLOW_JOBS_USER = "jobs";
+/** Basic-auth user the Spark jobs log in to MLflow as (its rights: units/nginx/mlflow-jobs-access.json). */
+export { MLFLOW_JOBS_USER };
 
 /** `s3a://<bucket>/<key>` (Spark) for a key inside the bucket. */
 export function s3aUri(bucket: string, key: string): string {

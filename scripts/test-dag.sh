@@ -5,14 +5,17 @@
 #    a loopback MLflow server, then a run with a corrupted landing file that must fail at save_to_hdfs;
 #  - the dataproc backend: the same DAG through the Yandex provider against the Yandex Cloud API
 #    stand-in (boot/dataproc_standin.py), jobs on HDFS (MiniDFSCluster) and moto's S3 via s3a.
+#  - schedule parity: the synth-time pipelineSchedule check agrees with Airflow on a case table and
+#    a generated sweep.
 # Installs what it needs (pinned venvs, reused; Java + Maven for HDFS and hadoop-aws; node_modules to
-# render the Airflow VM's pipeline config), starts and stops its own servers.
+# render the Airflow VM's pipeline config and run the TypeScript schedule check), starts and stops
+# its own servers.
 # Usage: scripts/test-dag.sh [pytest args...]
 source "$(dirname "$0")/lib.sh"
+source "$REPO_ROOT/scripts/npm-deps.sh"
 cd "$REPO_ROOT"
 command -v javac >/dev/null || apt_install openjdk-17-jdk-headless
 command -v mvn >/dev/null || apt_install maven
-source "$REPO_ROOT/scripts/npm-deps.sh"
 ensure_node_modules
 
 AIRFLOW_VENV="$(venv_for airflow "$REPO_ROOT/jobs/requirements-airflow.lock")"

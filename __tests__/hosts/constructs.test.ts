@@ -10,7 +10,7 @@ const PLACE: Omit<HostInstanceProps, "name"> = {
   folderId: "b1gplaceholderfolder",
   zone: "ru-central1-a",
   subnetId: "e9bplaceholdersubnet",
-  securityGroupId: "enpplaceholdersg",
+  securityGroupIds: ["enpplaceholdersg"],
   serviceAccountId: "ajeplaceholdersa",
 };
 

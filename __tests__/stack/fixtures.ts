@@ -54,6 +54,25 @@ export function ref(type: string, name: string, attr = "id"): string {
   return `\${${type}.${name}.${attr}}`;
 }
 
+/**
+ * Every Lockbox secret the stack reads, by the Terraform reference of its id: the secrets the stack
+ * creates (by name) and the ones Connection Manager makes for the PostgreSQL users
+ * (`<user>-pg (Connection Manager)`, found through their connection data sources).
+ */
+export function lockboxSecretsByRef(json: TerraformJson): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [logical, s] of Object.entries(resourcesOf(json, "yandex_lockbox_secret"))) {
+    out.set(ref("yandex_lockbox_secret", logical), s.name);
+  }
+  const users = resourcesOf(json, "yandex_mdb_postgresql_user");
+  for (const [logical, c] of Object.entries(json.data?.yandex_connectionmanager_connection ?? {})) {
+    const user = /^\$\{yandex_mdb_postgresql_user\.([^.]+)\.user_connection_manager\[0\]\.connection_id\}$/.exec(c.connection_id);
+    if (!user) throw new Error(`connection ${logical} is not a PostgreSQL user's: ${c.connection_id}`);
+    out.set(`\${data.yandex_connectionmanager_connection.${logical}.lockbox_secret.id}`, `${users[user[1]].name}-pg (Connection Manager)`);
+  }
+  return out;
+}
+
 /** Logical name of the only resource of a type. */
 export function onlyName(json: TerraformJson, type: string): string {
   const names = Object.keys(resourcesOf(json, type));

@@ -1,5 +1,5 @@
 import "cdktf/lib/testing/adapters/jest";
-import { onlyName, onlyResource, ref, resourcesOf, synthStack } from "./fixtures";
+import { lockboxSecretsByRef, onlyName, onlyResource, ref, resourcesOf, synthStack } from "./fixtures";
 
 const { json, text, stack } = synthStack();
 const secrets = resourcesOf(json, "yandex_lockbox_secret");
@@ -15,8 +15,6 @@ describe("Secrets", () => {
         "fraud-airflow-jwt-secret",
         "fraud-mlflow-admin",
         "fraud-mlflow-jobs",
-        "fraud-pg-airflow",
-        "fraud-pg-mlflow",
       ],
     );
     for (const v of Object.values(resourcesOf(json, "yandex_lockbox_secret_version"))) {
@@ -27,9 +25,10 @@ describe("Secrets", () => {
   it("grants only lockbox.payloadViewer, each on one named secret", () => {
     const members = Object.values(resourcesOf(json, "yandex_lockbox_secret_iam_member"));
     expect(members.length).toBeGreaterThan(0);
+    const known = lockboxSecretsByRef(json);
     for (const m of members) {
       expect(m.role).toBe("lockbox.payloadViewer");
-      expect(m.secret_id).toMatch(/^\$\{yandex_lockbox_secret\.[^.]+\.id\}$/);
+      expect(known.has(m.secret_id)).toBe(true);
       expect(m.member).toMatch(/^serviceAccount:\$\{yandex_iam_service_account\.[^.]+\.id\}$/);
     }
     const folderLockbox = Object.values(resourcesOf(json, "yandex_resourcemanager_folder_iam_member")).filter((m: any) =>
@@ -42,7 +41,9 @@ describe("Secrets", () => {
     const out = json.output!.lockbox_secrets.value as Record<string, any>;
     expect(out["fraud-mlflow-admin"]).toEqual(expect.objectContaining({ key: "password", holds: expect.stringContaining("MLflow UI") }));
     expect(out["fraud-s3-key"].key).toBe("access_key_id, secret_access_key");
-    expect(Object.keys(out)).toHaveLength(Object.keys(secrets).length);
+    expect(out["fraud-pg-mlflow"]).toEqual(expect.objectContaining({ holds: "Managed PostgreSQL password of user 'mlflow'" }));
+    // the stack's own secrets and Connection Manager's two
+    expect(Object.keys(out)).toHaveLength(Object.keys(secrets).length + 2);
   });
 });
 
@@ -112,7 +113,7 @@ describe("who reads which secret", () => {
     if (!entry) throw new Error(`no service account named ${name}`);
     return `serviceAccount:${ref("yandex_iam_service_account", entry[0])}`;
   };
-  const secretNameById = new Map(Object.entries(secrets).map(([logical, s]: [string, any]) => [ref("yandex_lockbox_secret", logical), s.name]));
+  const secretNameById = lockboxSecretsByRef(json);
   const readableBy = (account: string) =>
     Object.values(resourcesOf(json, "yandex_lockbox_secret_iam_member"))
       .filter((m: any) => m.member === accountRef(account))
@@ -120,7 +121,7 @@ describe("who reads which secret", () => {
       .sort();
 
   it("lets the MLflow VM read exactly its DB password, its web passwords and the S3 key", () => {
-    expect(readableBy("fraud-mlflow-vm")).toEqual(["fraud-mlflow-admin", "fraud-mlflow-jobs", "fraud-pg-mlflow", "fraud-s3-key"]);
+    expect(readableBy("fraud-mlflow-vm")).toEqual(["fraud-mlflow-admin", "fraud-mlflow-jobs", "fraud-s3-key", "mlflow-pg (Connection Manager)"]);
   });
 
   it("lets the Airflow VM read exactly its DB password, its UI password and its internal keys", () => {
@@ -129,8 +130,8 @@ describe("who reads which secret", () => {
       "fraud-airflow-api-secret-key",
       "fraud-airflow-fernet-seed",
       "fraud-airflow-jwt-secret",
-      "fraud-pg-airflow",
-    ]);
+      "airflow-pg (Connection Manager)",
+    ].sort());
   });
 
   it("lets the Data Proc nodes read only the MLflow jobs password", () => {

@@ -1,5 +1,5 @@
 import "cdktf/lib/testing/adapters/jest";
-import { deployableConfig, onlyName, resourcesOf, synthStack, userDataOf } from "./fixtures";
+import { deployableConfig, lockboxSecretsByRef, onlyName, resourcesOf, synthStack, userDataOf } from "./fixtures";
 
 /**
  * The synthesized stack minus what legitimately changes with other parts of the repo: asset hashes
@@ -54,20 +54,17 @@ describe("MlopsStack", () => {
   it("hands each VM the Lockbox ids of exactly the secrets it may read, and Airflow the cluster id", () => {
     const vms = resourcesOf(json, "yandex_compute_instance");
     const userData = (name: string) => userDataOf(json, Object.values<any>(vms).find((v) => v.name === name)!);
-    const secretRefs = Object.entries(resourcesOf(json, "yandex_lockbox_secret")).map(([logical, s]: [string, any]) => ({
-      name: s.name as string,
-      ref: `\${yandex_lockbox_secret.${logical}.id}`,
-    }));
+    const secretRefs = [...lockboxSecretsByRef(json)].map(([ref, name]) => ({ name, ref }));
     const referenced = (text: string) => secretRefs.filter((s) => text.includes(s.ref)).map((s) => s.name).sort();
-    expect(referenced(userData("fraud-mlflow"))).toEqual(["fraud-mlflow-admin", "fraud-mlflow-jobs", "fraud-pg-mlflow", "fraud-s3-key"]);
+    expect(referenced(userData("fraud-mlflow"))).toEqual(["fraud-mlflow-admin", "fraud-mlflow-jobs", "fraud-s3-key", "mlflow-pg (Connection Manager)"]);
     expect(referenced(userData("fraud-airflow"))).toEqual([
       "fraud-airflow-admin",
       "fraud-airflow-api-secret-key",
       "fraud-airflow-fernet-seed",
       "fraud-airflow-jwt-secret",
       "fraud-mlflow-jobs",
-      "fraud-pg-airflow",
-    ]);
+      "airflow-pg (Connection Manager)",
+    ].sort());
     // the one id Airflow does not read itself: the jobs' MLflow password, passed only in the
     // pipeline config for the Data Proc jobs (the cluster's account reads it on the driver)
     const jobsRef = secretRefs.find((s) => s.name === "fraud-mlflow-jobs")!.ref;

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 import base64
+import json
 import hashlib
 import shutil
 import subprocess
@@ -132,9 +133,12 @@ class RenderedHost:
         return path
 
     def https(self, path: str, ca: Path, auth: tuple[str, str] | None = None,
-              timeout: float = 30) -> tuple[int, str]:
+              timeout: float = 30, method: str = "GET", body: dict | None = None) -> tuple[int, str]:
         ctx = ssl.create_default_context(cafile=str(ca))
-        req = urllib.request.Request(f"https://127.0.0.1:443{path}")
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"https://127.0.0.1:443{path}", data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
         if auth:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             req.add_header("Authorization", f"Basic {token}")
