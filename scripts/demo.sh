@@ -47,7 +47,7 @@ log "2/4 MLflow server on loopback (SQLite + $WORK/mlflow/artifacts), job code, 
 if MLFLOW_URI="$(bash "$REPO_ROOT/scripts/mlflow-local.sh" uri "$WORK/mlflow" 2>/dev/null)"; then
   mlflow_start_pid=""
 else
-  MLFLOW_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  MLFLOW_PORT="$(free_port)"
   MLFLOW_URI="http://127.0.0.1:$MLFLOW_PORT"
   bash "$REPO_ROOT/scripts/mlflow-local.sh" start "$WORK/mlflow" "$MLFLOW_PORT" >"$WORK/mlflow-start.log" 2>&1 &
   mlflow_start_pid=$!
