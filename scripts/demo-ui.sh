@@ -33,8 +33,9 @@ What the run did, in the browser (loopback only):
             comparison figure; "Model registry" shows the model's versions and its 'champion' alias
   Airflow : $airflow_uri/dags/fraud_pipeline
             user admin, password in $WORK/airflow/simple_auth_manager_passwords.json.generated
-            the DAG's graph and the run's task states and logs
-Stop both: bash scripts/demo-ui.sh stop$( [ "$WORK" = "$REPO_ROOT/.work/demo" ] || printf ' (with DEMO_WORK_DIR=%s)' "$WORK")
+            the DAG's graph and the run's task states (the tasks' output: $WORK/logs/;
+            \`airflow dags test\` writes no task logs the UI can show)
+Stop both: make demo-ui-stop$( [ "$WORK" = "$REPO_ROOT/.work/demo" ] || printf ' DEMO_WORK_DIR=%s' "$WORK")   (bash scripts/demo-ui.sh stop)
 
 EOF
     printf 'MLFLOW_UI=%s\nAIRFLOW_UI=%s\n' "$experiment_url" "$airflow_uri"

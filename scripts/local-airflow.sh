@@ -194,8 +194,8 @@ failed_steps() {
 
 # airflow_ui_start WORK AIRFLOW_VENV : the Airflow UI (`airflow api-server`) on a free loopback port
 # over WORK's Airflow home, which holds the DAG and the runs `airflow dags test` recorded. Prints its
-# URL; reuses a running one. Log in as `admin` with the password Airflow's simple auth manager
-# generates into $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated. Process group id in
+# URL; reuses a running one. Log in as `admin` (the simple auth manager's default user) with the
+# password it generates into $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated. Process group id in
 # WORK/airflow-ui.pid, log in WORK/airflow-ui.log.
 airflow_ui_start() {
   local work="$1" venv="$2" port url pidfile="$1/airflow-ui.pid"
@@ -204,10 +204,13 @@ airflow_ui_start() {
   airflow_db_init "$venv"
   port="$(free_port)"
   url="http://127.0.0.1:$port"
-  # the UI's links and the login's redirects point here; the run's task logs are read from this home
-  AIRFLOW__API__BASE_URL="$url" AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin" \
-    setsid "$venv/bin/airflow" api-server --host 127.0.0.1 --port "$port" --workers 1 \
-    >"$work/airflow-ui.log" 2>&1 </dev/null &
+  # The UI's links and the login's redirects point at $url. Airflow writes the generated password
+  # into its home and its log: umask 077 keeps both readable by this user only.
+  (
+    umask 077
+    AIRFLOW__API__BASE_URL="$url" exec setsid "$venv/bin/airflow" api-server --host 127.0.0.1 --port "$port" --workers 1 \
+      >"$work/airflow-ui.log" 2>&1 </dev/null
+  ) &
   echo $! >"$pidfile"
   for _ in $(seq 1 300); do
     if curl -fsS "$url/api/v2/monitor/health" >/dev/null 2>&1; then

@@ -2,12 +2,19 @@
 # Test part `dag`: the Airflow DAG in real Airflow (jobs/tests_dag, pytest in the Airflow venv).
 #  - integrity: DagBag import, the seven tasks and edges, retries/timeouts, same graph per backend;
 #  - end to end (needs the jobs' seven entry scripts): `airflow dags test` on the local backend with
-#    a loopback MLflow server, then a run with a corrupted landing file that must fail at save_to_hdfs.
-# Installs what it needs (pinned venvs, reused), starts and stops its own MLflow server.
+#    a loopback MLflow server; the run's MLflow and Airflow UIs (scripts/demo-ui.sh) opened in
+#    headless Chromium (screenshots in .work/ui-artifacts/dag/); then a run with a corrupted landing
+#    file that must fail at save_to_hdfs.
+# Installs what it needs (pinned venvs, reused; Chromium and playwright-core), starts and stops its
+# own servers.
 # Usage: scripts/test-dag.sh [pytest args...]
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 command -v java >/dev/null || apt_install openjdk-17-jre-headless
+source "$REPO_ROOT/scripts/npm-deps.sh"
+ensure_browser
+export UI_ARTIFACTS_DIR="$REPO_ROOT/.work/ui-artifacts/dag"
+rm -rf "$UI_ARTIFACTS_DIR"
 
 AIRFLOW_VENV="$(venv_for airflow "$REPO_ROOT/jobs/requirements-airflow.lock")"
 JOBS_VENV="$(jobs_venv)"
@@ -15,8 +22,14 @@ DAG_TEST_WORK="$(mktemp -d "${TMPDIR:-/tmp}/fraud-dag-tests.XXXXXX")"
 export AIRFLOW_VENV JOBS_VENV DAG_TEST_WORK
 
 cleanup() {
-  # the e2e fixture stops its MLflow server itself; this covers an interrupted pytest
-  bash "$REPO_ROOT/scripts/mlflow-local.sh" stop "$DAG_TEST_WORK/mlflow" >/dev/null 2>&1 || true
+  # the e2e tests stop their servers themselves; this covers an interrupted pytest
+  source "$REPO_ROOT/scripts/local-airflow.sh"
+  for dir in "$DAG_TEST_WORK" "$DAG_TEST_WORK"/*; do
+    [ -d "$dir" ] || continue
+    bash "$REPO_ROOT/scripts/mlflow-local.sh" stop "$dir/mlflow" >/dev/null 2>&1 || true
+    airflow_ui_stop "$dir" || true
+  done
+  [ ! -d "$UI_ARTIFACTS_DIR" ] || log "browser screenshots (and what the browser saw): $UI_ARTIFACTS_DIR"
   if [ "${KEEP_TEST_WORK:-0}" = 1 ]; then log "test work folder kept: $DAG_TEST_WORK"; else rm -rf "$DAG_TEST_WORK"; fi
 }
 trap cleanup EXIT

@@ -22,7 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXPECTED_TASKS, REPO, WORK
+from conftest import EXPECTED_EDGES, EXPECTED_TASKS, REPO, WORK
+
+sys.path.insert(0, str(REPO / "browser"))
+import pages  # noqa: E402  (browser/pages.py: what a person opens in the UIs, and must see)
+import uicheck  # noqa: E402
 
 DATE = "2024-04-30"
 EXPERIMENT = "dag-e2e"
@@ -165,6 +169,9 @@ def tree_digest(root: Path) -> dict[str, str]:
 def check_mlflow_runs(uri: str) -> None:
     """The runs of DATE in the experiment: two train runs and a comparison, as a user sees them."""
     experiment = mlflow_get(uri, "experiments/get-by-name", experiment_name=EXPERIMENT)["experiment"]
+    # MLflow 3's experiment kind: a model-training experiment, not a GenAI one
+    kind = {t["key"]: t["value"] for t in experiment.get("tags", [])}.get("mlflow.experimentKind")
+    assert kind == "custom_model_development", experiment.get("tags")
     runs = mlflow_post(uri, "runs/search", {
         "experiment_ids": [experiment["experiment_id"]],
         "filter": f"tags.`pipeline.logical_date` = '{DATE}' and attributes.status = 'FINISHED'",
@@ -222,6 +229,48 @@ def test_the_whole_dag_runs_locally_and_its_mlflow_runs_exist(stack):
     assert (lake / "features" / f"TX_DATE={DATE}").is_dir()
 
     check_mlflow_runs(stack.mlflow_uri)
+
+
+def test_the_local_uis_show_the_run_in_a_browser(stack):
+    """`make demo-ui` (and KEEP_SERVERS=1 make demo): the MLflow UI and the Airflow UI of the run,
+    on loopback, opened in headless Chromium at the links the script prints. Runs before the broken
+    run below, which replaces this date's Airflow run."""
+    if not (stack.work / "airflow" / "airflow.db").is_file():
+        pytest.skip("needs the full run (the previous test)")
+    why = uicheck.missing_tools()
+    assert why is None, why  # scripts/test-dag.sh installs Chromium and playwright-core
+    res = subprocess.run(["bash", "scripts/demo-ui.sh", "start"], cwd=REPO, capture_output=True, text=True,
+                         env=dict(os.environ, DEMO_WORK_DIR=str(stack.work)), timeout=900)
+    try:
+        assert res.returncode == 0, res.stderr[-3000:]
+        links = dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
+        assert "Stop both: make demo-ui-stop" in res.stderr, res.stderr
+        mlflow_base, airflow_base = links["MLFLOW_UI"].split("/#")[0], links["AIRFLOW_UI"]
+        for url in (mlflow_base, airflow_base):
+            assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), url  # loopback only
+
+        password = json.loads((stack.work / "airflow" / "simple_auth_manager_passwords.json.generated")
+                              .read_text())["admin"]
+        run_id, states = pages.airflow_run(airflow_base, "fraud_pipeline", DATE,
+                                           headers=pages.airflow_token(airflow_base, "admin", password))
+        assert set(states.values()) == {"success"}, states
+        run = pages.find_mlflow_run(mlflow_base, EXPERIMENT, DATE)
+        mlflow_pages = pages.mlflow_pages(run)
+        # the printed MLflow link is the experiment's runs table
+        assert links["MLFLOW_UI"] == mlflow_base + next(p["path"] for p in mlflow_pages if p["name"] == "mlflow-runs")
+
+        login = pages.airflow_login_actions("admin", "AIRFLOW_UI_PASSWORD")
+        plan = {"timeoutMs": 120000, "sessions": [{"name": "person", "pages": [
+            *pages.at(mlflow_base, mlflow_pages),
+            *pages.at(airflow_base, pages.airflow_pages("fraud_pipeline", run_id, login=login)),
+        ]}]}
+        report = uicheck.run(plan, "local-uis", secrets={"AIRFLOW_UI_PASSWORD": password})
+        print(f"browser screenshots: {report.out}\n{report.summary()}")
+        pages.check_mlflow(report, run)
+        pages.check_airflow(report, states, EXPECTED_EDGES, logins=1, allowed=(pages.AIRFLOW_CONFIG_BEFORE_LOGIN,))
+    finally:
+        # the Airflow UI only: the MLflow server is this module's (its fixture stops it)
+        shell('airflow_ui_stop "$1"', str(stack.work))
 
 
 def test_a_bad_landing_file_fails_save_to_hdfs_and_keeps_earlier_outputs(stack):
