@@ -31,7 +31,8 @@ MLFLOW_USER_PROBE = (r"/ajax-api/2\.0/mlflow/users/current$", 404)
 CLOSE_MLFLOW_ASSISTANT = {"click": {"css": "button[aria-label='Close']"}}
 # Airflow's login page loads the UI's config before the user has a token: 401, then the form
 AIRFLOW_CONFIG_BEFORE_LOGIN = (r"/ui/config$", 401)
-# the DAG's tasks and edges: the pipeline's step contract (the DAG tests check its shape)
+# the DAG's id, tasks and edges: the pipeline's step contract (the DAG tests check its shape)
+DAG_ID = "fraud_pipeline"
 PIPELINE_EDGES = frozenset(dependency_edges())
 
 
@@ -245,6 +246,42 @@ def page_status_ok(report, name: str) -> bool:
 def at(base: str, page_list: list[dict]) -> list[dict]:
     """The pages with absolute URLs on `base`: one browser session can then visit two servers."""
     return [dict(p, path=base.rstrip("/") + p["path"]) for p in page_list]
+
+
+# ---------------------------------------------------------------------------------------------
+# the local run's UIs (scripts/demo-ui.sh): MLflow without login, Airflow with its own login form
+
+
+@dataclass
+class LocalRun:
+    mlflow_base: str
+    airflow_base: str
+    mlflow: MlflowRun
+    airflow_run_id: str
+    airflow_states: dict
+
+
+def local_run(mlflow_base: str, airflow_base: str, experiment: str, logical_date: str,
+              airflow_password: str) -> LocalRun:
+    """What the local run left in both servers, read over their REST APIs."""
+    run_id, states = airflow_run(airflow_base, DAG_ID, logical_date,
+                                 headers=airflow_token(airflow_base, "admin", airflow_password))
+    return LocalRun(mlflow_base, airflow_base, find_mlflow_run(mlflow_base, experiment, logical_date),
+                    run_id, states)
+
+
+def local_plan(run: LocalRun, password_env: str, **extra) -> dict:
+    """One person's visit: the MLflow pages, then Airflow's login and pages."""
+    login = airflow_login_actions("admin", password_env)
+    return dict({"timeoutMs": 120000, "sessions": [{"name": "person", "pages": [
+        *at(run.mlflow_base, mlflow_pages(run.mlflow)),
+        *at(run.airflow_base, airflow_pages(DAG_ID, run.airflow_run_id, login=login)),
+    ]}]}, **extra)
+
+
+def check_local(report, run: LocalRun, edges_expected=PIPELINE_EDGES) -> None:
+    check_mlflow(report, run.mlflow)
+    check_airflow(report, run.airflow_states, edges_expected, logins=1, allowed=(AIRFLOW_CONFIG_BEFORE_LOGIN,))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@
  *       collect?: { key: "css" | { css, parts: { name: "css inside" } } },  // text, attributes
  *                                                               // and parts' texts of matches
  *       fullPage?: false,
+ *       elementShot?: "css",                // also a picture of just this element (NAME.part.png)
  *     }],
  *   }],
  * }
@@ -175,6 +176,11 @@ async function runSession(browser, plan, session, report) {
       const file = path.join(plan.out, `${spec.name}.png`);
       await page.screenshot({ path: file, fullPage: spec.fullPage ?? false, timeout: 30000 });
       entry.screenshot = file;
+      if (spec.elementShot) {
+        const part = path.join(plan.out, `${spec.name}.part.png`);
+        await page.locator(spec.elementShot).first().screenshot({ path: part, timeout: 30000 });
+        entry.elementScreenshot = part;
+      }
     } catch (e) {
       entry.error = entry.error ?? `observing the page failed: ${e && e.message ? e.message.split("\n")[0] : e}`;
     }

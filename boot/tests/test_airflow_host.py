@@ -21,7 +21,7 @@ import uicheck  # noqa: E402
 
 BOOT_TIMEOUT = float(os.environ.get("BOOT_AIRFLOW_TIMEOUT", "2400"))
 DAG_FILE = "fraud_pipeline.py"
-DAG_ID = "fraud_pipeline"
+DAG_ID = pages.DAG_ID
 MIGRATE = "airflow-db-migrate.service"  # oneshot, first boot only (condition on a stamp file)
 LONG_RUNNING = ["airflow-api-server.service", "airflow-scheduler.service",
                 "airflow-dag-processor.service", "airflow-triggerer.service"]

@@ -251,23 +251,16 @@ def test_the_local_uis_show_the_run_in_a_browser(stack):
 
         password = json.loads((stack.work / "airflow" / "simple_auth_manager_passwords.json.generated")
                               .read_text())["admin"]
-        run_id, states = pages.airflow_run(airflow_base, "fraud_pipeline", DATE,
-                                           headers=pages.airflow_token(airflow_base, "admin", password))
-        assert set(states.values()) == {"success"}, states
-        run = pages.find_mlflow_run(mlflow_base, EXPERIMENT, DATE)
-        mlflow_pages = pages.mlflow_pages(run)
+        run = pages.local_run(mlflow_base, airflow_base, EXPERIMENT, DATE, password)
+        assert set(run.airflow_states.values()) == {"success"}, run.airflow_states
         # the printed MLflow link is the experiment's runs table
-        assert links["MLFLOW_UI"] == mlflow_base + next(p["path"] for p in mlflow_pages if p["name"] == "mlflow-runs")
+        runs_page = next(p for p in pages.mlflow_pages(run.mlflow) if p["name"] == "mlflow-runs")
+        assert links["MLFLOW_UI"] == mlflow_base + runs_page["path"]
 
-        login = pages.airflow_login_actions("admin", "AIRFLOW_UI_PASSWORD")
-        plan = {"timeoutMs": 120000, "sessions": [{"name": "person", "pages": [
-            *pages.at(mlflow_base, mlflow_pages),
-            *pages.at(airflow_base, pages.airflow_pages("fraud_pipeline", run_id, login=login)),
-        ]}]}
-        report = uicheck.run(plan, "local-uis", secrets={"AIRFLOW_UI_PASSWORD": password})
+        report = uicheck.run(pages.local_plan(run, "AIRFLOW_UI_PASSWORD"), "local-uis",
+                             secrets={"AIRFLOW_UI_PASSWORD": password})
         print(f"browser screenshots: {report.out}\n{report.summary()}")
-        pages.check_mlflow(report, run)
-        pages.check_airflow(report, states, EXPECTED_EDGES, logins=1, allowed=(pages.AIRFLOW_CONFIG_BEFORE_LOGIN,))
+        pages.check_local(report, run, EXPECTED_EDGES)
     finally:
         # the Airflow UI only: the MLflow server is this module's (its fixture stops it)
         shell('airflow_ui_stop "$1"', str(stack.work))
