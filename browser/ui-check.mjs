@@ -70,7 +70,7 @@ async function act(page, action, timeout) {
   } else if (action.press) {
     await page.keyboard.press(action.press);
   } else if (action.waitFor) {
-    await page.getByText(action.waitFor).first().waitFor({ state: "visible", timeout });
+    await page.getByText(action.waitFor).filter({ visible: true }).first().waitFor({ state: "visible", timeout });
   } else if (action.waitForUrl) {
     await page.waitForURL((u) => u.toString().includes(action.waitForUrl), { timeout });
   } else {
@@ -143,6 +143,8 @@ async function runSession(browser, plan, session, report) {
       session: session.name, name: spec.name, url: null, status: null, finalUrl: null, elapsedMs: 0, readyMs: null,
       navigations: [], consoleErrors: [], pageErrors: [], failedRequests: [], badResponses: [],
       missingText: [], error: null, screenshot: null,
+      // what observe() fills in; stays empty where the browser shows its own error page
+      title: "", text: "", images: [], collected: {},
     };
     current = entry;
     const t0 = Date.now();
@@ -155,7 +157,9 @@ async function runSession(browser, plan, session, report) {
       for (const action of spec.actions ?? []) await act(page, action, timeout);
       for (const text of spec.waitFor ?? []) {
         try {
-          await page.getByText(text).first().waitFor({ state: "visible", timeout: Math.max(1000, timeout - (Date.now() - t0)) });
+          // visible somewhere: the same words may also sit in a hidden element (a closed menu)
+          await page.getByText(text).filter({ visible: true }).first()
+            .waitFor({ state: "visible", timeout: Math.max(1000, timeout - (Date.now() - t0)) });
         } catch {
           entry.missingText.push(text);
         }

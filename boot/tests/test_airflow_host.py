@@ -130,10 +130,12 @@ def test_airflow_ui_in_a_browser_through_nginx(airflow_host, ca):
     logical_date = "2024-04-30"
     pages.rest(f"{base}/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": f"{logical_date}T00:00:00Z"}, **kw)
 
-    def run_with_states():
+    # a state that lasts: after a failed try the task waits retry_delay_seconds (60 s) for the next
+    def first_task_resting():
         run_id, states = pages.airflow_run(base, DAG_ID, logical_date, **kw)
-        return any(states.values()) and (run_id, states)
-    run_id, before = wait_for(run_with_states, 180, 3, "the triggered run's first task scheduled")
+        return states.get("generate") in ("up_for_retry", "failed") and (run_id, states)
+    run_id, before = wait_for(first_task_resting, 600, 3, "the triggered run's first task to fail a try")
+    report(f"airflow run {run_id}: {before}")
     user = auth[0]
     plan = {"baseUrl": "https://127.0.0.1", "certFile": str(ca), "sessions": [
         *pages.refused_sessions(user, "AIRFLOW_WRONG_PASSWORD", ["/", f"/api/v2/dags/{DAG_ID}"]),
