@@ -273,7 +273,7 @@ def local_run(mlflow_base: str, airflow_base: str, experiment: str, logical_date
 def local_plan(run: LocalRun, password_env: str, **extra) -> dict:
     """One person's visit: the MLflow pages, then Airflow's login and pages."""
     login = airflow_login_actions("admin", password_env)
-    return dict({"timeoutMs": 120000, "sessions": [{"name": "person", "pages": [
+    return dict({"sessions": [{"name": "person", "pages": [
         *at(run.mlflow_base, mlflow_pages(run.mlflow)),
         *at(run.airflow_base, airflow_pages(DAG_ID, run.airflow_run_id, login=login)),
     ]}]}, **extra)

@@ -12,7 +12,7 @@
  *   baseUrl: "https://127.0.0.1",          // pages' paths are relative to it
  *   out: "/folder/for/screenshots",
  *   certFile?: "/path/server.crt",         // trust exactly this certificate's key (a self-signed host)
- *   timeoutMs?: 90000,                      // per page: the machine may be busy
+ *   timeoutMs?: 240000,                     // per page: a busy 2-core machine is slow
  *   sessions: [{                            // one fresh browser context each (no shared cookies)
  *     name: "admin",
  *     credentials?: { username: "admin", passwordEnv: "VAR" },  // answered to HTTP basic auth
@@ -117,7 +117,7 @@ async function runSession(browser, plan, session, report) {
     timezoneId: "UTC",
   });
   const page = await context.newPage();
-  const timeout = plan.timeoutMs ?? 90000;
+  const timeout = plan.timeoutMs ?? 240000;
   let current = null;
   const record = (field, entry) => {
     const target = current ?? report;

@@ -1,5 +1,6 @@
 """The MLflow VM, booted from its rendered user-data, probed as a user and as an attacker would.
-Tests run in file order on one booted host (module fixture); the restart test comes last."""
+Tests run in file order on one booted host (module fixture); after the restart test, the
+pipeline's runs and the UI in a browser."""
 from __future__ import annotations
 
 import json
@@ -140,6 +141,63 @@ def test_mlflow_client_logs_a_run_through_nginx_and_reads_it_back(mlflow_host, c
     assert any(k.endswith(f"{run_id}/artifacts/report.txt") for k in keys), keys
 
 
+def test_mlflow_listens_on_loopback_only(mlflow_host):
+    socks = listeners(mlflow_host.host)
+    exposed = sorted({(a, p, n) for a, p, n in socks if not is_loopback(a)})
+    # the only port open beyond loopback is nginx's TLS port
+    assert exposed and all(p == 443 and "nginx" in n for _, p, n in exposed), exposed
+    mlflow_socks = [(a, p) for a, p, n in socks if p == 5000]
+    assert mlflow_socks and all(a == "127.0.0.1" for a, _ in mlflow_socks), socks
+
+
+def test_kill_9_of_mlflow_is_repaired_within_15_s_and_keeps_its_data(mlflow_host, ca):
+    h = mlflow_host.host
+    before_pid = h.main_pid("mlflow-server.service")
+    journal_before = h.run(["journalctl", "-u", "mlflow-server.service", "-o", "cat"]).stdout.splitlines()
+    assert before_pid > 0 and journal_before
+    t0 = time.monotonic()
+    h.run(["kill", "-9", str(before_pid)])
+
+    # systemd's part, bounded by the requirement: a new main process, unit active, within 15 s
+    wait_for(lambda: h.main_pid("mlflow-server.service") not in (0, before_pid)
+             and h.unit_state("mlflow-server.service") == "active", 15, 0.2,
+             what="mlflow-server restarted by systemd")
+    restarted = time.monotonic() - t0
+    # MLflow's own start-up (schema check, workers) comes on top; reported, loosely bounded
+    wait_for(lambda: mlflow_host.https("/health", ca, next(iter(mlflow_host.web_users.items())),
+                                       timeout=5)[0] == 200, 180, 1, what="MLflow answering again")
+    report(f"mlflow-server: restarted {restarted:.1f} s, answering {time.monotonic() - t0:.1f} s "
+          "after kill -9")
+    journal_after = h.run(["journalctl", "-u", "mlflow-server.service", "-o", "cat"]).stdout.splitlines()
+    assert journal_after[:len(journal_before)] == journal_before
+    assert _client(mlflow_host, ca, CLIENT_READ, state["run_id"]) == "read back ok"
+
+
+def test_units_exposure_scores(mlflow_host):
+    scores = {u: exposure_score(mlflow_host.host, u) for u in mlflow_host.units + ["nginx.service"]}
+    report(f"mlflow host systemd-analyze security: {scores}")
+    state["scores"] = scores
+    high = {u: s for u, s in scores.items() if s > 5.0}
+    assert not high, f"exposure above 5.0: {high}"
+
+
+def test_restart_of_the_host_brings_everything_back_without_rerunning_first_boot(mlflow_host, ca):
+    h = mlflow_host.host
+    runs_before = h.read("/var/log/cloud-init-output.log").count("endpoint overrides read")
+    lockbox_calls = len(mlflow_host.api.requests)
+    h.stop()
+    h.boot()
+    facts = h.wait_for_cloud_init(timeout=300)
+    assert "status: done" in facts["status_text"]
+    wait_for(lambda: all(h.unit_state(u) == "active" for u in mlflow_host.units + ["nginx.service"]),
+             60, what="all units active after restart")
+    assert h.read("/var/log/cloud-init-output.log").count("endpoint overrides read") == runs_before == 1
+    assert len(mlflow_host.api.requests) == lockbox_calls, "the boot script ran again"
+    wait_for(lambda: mlflow_host.https("/health", ca, next(iter(mlflow_host.web_users.items())),
+                                       timeout=5)[0] == 200, 180, 2, what="MLflow answering after restart")
+    assert _client(mlflow_host, ca, CLIENT_READ, state["run_id"]) == "read back ok"
+
+
 SEED_DATE = "2024-04-07"
 
 
@@ -203,63 +261,6 @@ def test_mlflow_ui_in_a_browser_through_nginx(mlflow_host, ca):
     report(f"mlflow UI in Chromium: {time.monotonic() - t0:.0f} s; screenshots in {result.out}")
     pages.check_refused(result, app_words=("mlflow", "experiment"))
     pages.check_mlflow(result, run)
-
-
-def test_mlflow_listens_on_loopback_only(mlflow_host):
-    socks = listeners(mlflow_host.host)
-    exposed = sorted({(a, p, n) for a, p, n in socks if not is_loopback(a)})
-    # the only port open beyond loopback is nginx's TLS port
-    assert exposed and all(p == 443 and "nginx" in n for _, p, n in exposed), exposed
-    mlflow_socks = [(a, p) for a, p, n in socks if p == 5000]
-    assert mlflow_socks and all(a == "127.0.0.1" for a, _ in mlflow_socks), socks
-
-
-def test_kill_9_of_mlflow_is_repaired_within_15_s_and_keeps_its_data(mlflow_host, ca):
-    h = mlflow_host.host
-    before_pid = h.main_pid("mlflow-server.service")
-    journal_before = h.run(["journalctl", "-u", "mlflow-server.service", "-o", "cat"]).stdout.splitlines()
-    assert before_pid > 0 and journal_before
-    t0 = time.monotonic()
-    h.run(["kill", "-9", str(before_pid)])
-
-    # systemd's part, bounded by the requirement: a new main process, unit active, within 15 s
-    wait_for(lambda: h.main_pid("mlflow-server.service") not in (0, before_pid)
-             and h.unit_state("mlflow-server.service") == "active", 15, 0.2,
-             what="mlflow-server restarted by systemd")
-    restarted = time.monotonic() - t0
-    # MLflow's own start-up (schema check, workers) comes on top; reported, loosely bounded
-    wait_for(lambda: mlflow_host.https("/health", ca, next(iter(mlflow_host.web_users.items())),
-                                       timeout=5)[0] == 200, 180, 1, what="MLflow answering again")
-    report(f"mlflow-server: restarted {restarted:.1f} s, answering {time.monotonic() - t0:.1f} s "
-          "after kill -9")
-    journal_after = h.run(["journalctl", "-u", "mlflow-server.service", "-o", "cat"]).stdout.splitlines()
-    assert journal_after[:len(journal_before)] == journal_before
-    assert _client(mlflow_host, ca, CLIENT_READ, state["run_id"]) == "read back ok"
-
-
-def test_units_exposure_scores(mlflow_host):
-    scores = {u: exposure_score(mlflow_host.host, u) for u in mlflow_host.units + ["nginx.service"]}
-    report(f"mlflow host systemd-analyze security: {scores}")
-    state["scores"] = scores
-    high = {u: s for u, s in scores.items() if s > 5.0}
-    assert not high, f"exposure above 5.0: {high}"
-
-
-def test_restart_of_the_host_brings_everything_back_without_rerunning_first_boot(mlflow_host, ca):
-    h = mlflow_host.host
-    runs_before = h.read("/var/log/cloud-init-output.log").count("endpoint overrides read")
-    lockbox_calls = len(mlflow_host.api.requests)
-    h.stop()
-    h.boot()
-    facts = h.wait_for_cloud_init(timeout=300)
-    assert "status: done" in facts["status_text"]
-    wait_for(lambda: all(h.unit_state(u) == "active" for u in mlflow_host.units + ["nginx.service"]),
-             60, what="all units active after restart")
-    assert h.read("/var/log/cloud-init-output.log").count("endpoint overrides read") == runs_before == 1
-    assert len(mlflow_host.api.requests) == lockbox_calls, "the boot script ran again"
-    wait_for(lambda: mlflow_host.https("/health", ca, next(iter(mlflow_host.web_users.items())),
-                                       timeout=5)[0] == 200, 180, 2, what="MLflow answering after restart")
-    assert _client(mlflow_host, ca, CLIENT_READ, state["run_id"]) == "read back ok"
 
 
 def test_no_secret_in_user_data_cloud_init_log_or_journal(mlflow_host):
