@@ -148,6 +148,8 @@ export const NGINX_DROPIN_STAGED = `${CONF_DIR}/stage/nginx-hardening.conf`;
 export const MLFLOW_PORT = 5000;
 /** Where the MLflow VM publishes its TLS certificate in the bucket, for clients to verify it. */
 export const MLFLOW_CERT_OBJECT_KEY = "tls/mlflow-server.crt";
+/** The basic-auth user of each host's nginx unless a host names another (`webUser`). */
+export const DEFAULT_WEB_USER = "admin";
 export const AIRFLOW_PORT = 8080;
 
 /** Yandex Cloud API endpoint of the SDK the Airflow provider uses. */
@@ -196,7 +198,7 @@ function checkCommon(p: CommonHostParams): void {
   if (!SSL_MODES.includes(p.pgSslMode ?? "verify-full")) fail(h, "bad PostgreSQL sslmode", p.pgSslMode);
   if (!/^[a-z_][a-z0-9_]*$/.test(p.pgDatabase)) fail(h, "bad database name", p.pgDatabase);
   if (!/^[a-z_][a-z0-9_]*$/.test(p.pgUser)) fail(h, "bad database user", p.pgUser);
-  const webUsers = [p.webUser ?? "admin", ...(p.additionalWebUsers ?? []).map((u) => u.name)];
+  const webUsers = [p.webUser ?? DEFAULT_WEB_USER, ...(p.additionalWebUsers ?? []).map((u) => u.name)];
   for (const u of webUsers) if (!/^[A-Za-z0-9_.-]+$/.test(u)) fail(h, "bad web user", u);
   if (new Set(webUsers).size !== webUsers.length) fail(h, "web user names repeat:", webUsers);
   if ((p.tlsCertificate === undefined) !== (p.tlsPrivateKey === undefined)) {
@@ -221,7 +223,7 @@ function hostEnv(p: CommonHostParams, hostLabel: string, extra: [string, string]
     ["LOCKBOX_PG_PASSWORD", refText(p.hostname, "pgPassword", p.pgPassword)],
     // basic-auth users: space-separated NAME=SECRET_ID:KEY
     ["WEB_USERS", [
-      `${p.webUser ?? "admin"}=${refText(p.hostname, "webPassword", p.webPassword)}`,
+      `${p.webUser ?? DEFAULT_WEB_USER}=${refText(p.hostname, "webPassword", p.webPassword)}`,
       ...(p.additionalWebUsers ?? []).map((u) => `${u.name}=${refText(p.hostname, `password of ${u.name}`, u.password)}`),
     ].join(" ")],
     ...extra,

@@ -10,6 +10,7 @@ import { aptMirrorsFor } from "./apt-mirrors";
 import { ArtifactStorage, S3_ENDPOINT, S3_REGION } from "./artifact-storage";
 import { StackConfig } from "./config";
 import { DataprocCluster } from "./dataproc-cluster";
+import { DEFAULT_WEB_USER, MLFLOW_CERT_OBJECT_KEY, TLS_CERT_PATH } from "./host-render";
 import { JobCode } from "./job-code";
 import { MlflowBackend } from "./mlflow-backend";
 import { MlflowServer } from "./mlflow-server";
@@ -275,6 +276,32 @@ export class MlopsStack extends TerraformStack {
     new TerraformOutput(this, "dataproc_cluster_id", { value: this.dataproc.clusterId, description: "Data Proc cluster id" });
     new TerraformOutput(this, "jobs_uri", { value: this.jobCode.jobsUri, description: "where the job code is uploaded" });
     new TerraformOutput(this, "postgres_host", { value: this.postgres.primaryHost, description: `Managed PostgreSQL primary (port ${this.postgres.port})` });
+    // everything `make check-deploy` (scripts/check_deploy.py) needs, in one place: the program
+    // talks only to these addresses (and Lockbox / Object Storage for the password and certificate)
+    new TerraformOutput(this, "check_deploy", {
+      description: "what scripts/check_deploy.py reads: each web endpoint, its basic-auth user, the Lockbox entry of its password, where its TLS certificate can be fetched",
+      value: {
+        mlflow: {
+          url: `https://${this.mlflow.publicIp}`,
+          user: DEFAULT_WEB_USER,
+          password_secret_id: this.secrets.mlflowAdminPassword.secretId,
+          password_key: this.secrets.mlflowAdminPassword.key,
+          // the MLflow VM publishes its self-signed certificate to the bucket at first boot
+          certificate_bucket: this.storage.bucketName,
+          certificate_key: MLFLOW_CERT_OBJECT_KEY,
+          storage_endpoint: S3_ENDPOINT,
+        },
+        airflow: {
+          url: `https://${this.airflow.publicIp}`,
+          user: DEFAULT_WEB_USER,
+          password_secret_id: this.secrets.airflowAdminPassword.secretId,
+          password_key: this.secrets.airflowAdminPassword.key,
+          // the Airflow VM publishes nothing: its certificate is read over SSH from the VM itself
+          ssh_user: cfg.sshUser,
+          certificate_path: TLS_CERT_PATH,
+        },
+      },
+    });
     new TerraformOutput(this, "lockbox_secrets", {
       description: "which Lockbox secret holds which password or key (read with: yc lockbox payload get <secret_id>)",
       value: Object.fromEntries([

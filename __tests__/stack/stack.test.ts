@@ -89,6 +89,32 @@ describe("MlopsStack", () => {
     );
   });
 
+  it("outputs what make check-deploy reads: the web endpoints, their users, the Lockbox entries of the passwords, the certificates' places", () => {
+    const outputs = json.output as any;
+    const secrets = Object.values(outputs.lockbox_secrets.value as Record<string, any>);
+    const admin = (host: string) => secrets.find((s) => s.secret_name.endsWith(`-${host}-admin`));
+    expect(outputs.check_deploy.value).toEqual({
+      mlflow: {
+        url: outputs.mlflow_url.value,
+        user: "admin",
+        password_secret_id: admin("mlflow").secret_id,
+        password_key: admin("mlflow").key,
+        certificate_bucket: outputs.bucket.value,
+        certificate_key: "tls/mlflow-server.crt",
+        storage_endpoint: outputs.s3_endpoint.value,
+      },
+      airflow: {
+        url: outputs.airflow_url.value,
+        user: "admin",
+        password_secret_id: admin("airflow").secret_id,
+        password_key: admin("airflow").key,
+        ssh_user: deployableConfig().sshUser,
+        certificate_path: "/etc/yc-mlops/tls/server.crt",
+      },
+    });
+    expect(admin("mlflow").secret_id).not.toEqual(admin("airflow").secret_id);
+  });
+
   it("lets a filled-in config plan: the refusal precondition holds (no placeholders)", () => {
     expect((json as any).locals.config_placeholders).toEqual([]);
   });
