@@ -19,6 +19,38 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "jobs"))
 
 
+def summary_lines(date: str, metrics: dict, tags: dict, registered_model: str,
+                  links: dict[str, str]) -> list[str]:
+    """The printed summary of one comparison run: what the compare step logged (metrics f1_lr*,
+    f1_rf*, f1_diff*, p_value, t_stat; tags pipeline.verdict, pipeline.champion_version) and the
+    given links (label -> URL), framed by blank lines. Pure: `make demo` (MLflow client) and
+    `make check-deploy` (MLflow's REST API) both print through it."""
+    m = metrics
+
+    def f1_line(label: str, key: str) -> str:
+        return (f"  {label:<22} F1 = {m[key]:.4f}   95% CI [{m[key + '_ci_low']:.4f}, "
+                f"{m[key + '_ci_high']:.4f}]")
+
+    lines = [
+        "",
+        f"Fraud pipeline, logical date {date}",
+        f1_line("logistic regression", "f1_lr"),
+        f1_line("random forest", "f1_rf"),
+        f"  {'difference (RF - LR)':<22} {m['f1_diff']:+.4f}        95% CI [{m['f1_diff_ci_low']:+.4f}, "
+        f"{m['f1_diff_ci_high']:+.4f}]",
+        f"  {'one-sided p-value':<22} {m['p_value']:.4g}  (t = {m.get('t_stat', float('nan')):.3f}, "
+        f"bootstrap standard error)",
+        f"  verdict: {tags.get('pipeline.verdict', '?')}",
+    ]
+    if tags.get("pipeline.champion_version"):
+        lines.append(f"  model registry: {registered_model} version "
+                     f"{tags['pipeline.champion_version']} is now 'champion'")
+    lines.append("")
+    lines += [f"  {label}: {url}" for label, url in links.items()]
+    lines.append("")
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", required=True)
@@ -50,33 +82,18 @@ def main() -> int:
               f"{experiment_name!r} at {uri}", file=sys.stderr)
         return 1
     run = runs[0]
-    m, tags = run.data.metrics, run.data.tags
+    tags = run.data.tags
 
     def run_url(run_id: str | None) -> str:
         return ui_url(uri, experiment.experiment_id, run_id) if run_id else "?"
 
-    def f1_line(label: str, key: str) -> str:
-        return (f"  {label:<22} F1 = {m[key]:.4f}   95% CI [{m[key + '_ci_low']:.4f}, "
-                f"{m[key + '_ci_high']:.4f}]")
-
-    print()
-    print(f"Fraud pipeline, logical date {args.date}")
-    print(f1_line("logistic regression", "f1_lr"))
-    print(f1_line("random forest", "f1_rf"))
-    print(f"  {'difference (RF - LR)':<22} {m['f1_diff']:+.4f}        95% CI [{m['f1_diff_ci_low']:+.4f}, "
-          f"{m['f1_diff_ci_high']:+.4f}]")
-    print(f"  {'one-sided p-value':<22} {m['p_value']:.4g}  (t = {m.get('t_stat', float('nan')):.3f}, "
-          f"bootstrap standard error)")
-    print(f"  verdict: {tags.get('pipeline.verdict', '?')}")
-    if tags.get("pipeline.champion_version"):
-        print(f"  model registry: {cfg.get('registered_model', 'fraud-detector')} version "
-              f"{tags['pipeline.champion_version']} is now 'champion'")
-    print()
-    print(f"  MLflow experiment : {ui_url(uri, experiment.experiment_id)}")
-    print(f"  comparison run    : {run_url(run.info.run_id)}")
-    print(f"  logistic regression run: {run_url(tags.get('pipeline.lr_run_id'))}")
-    print(f"  random forest run      : {run_url(tags.get('pipeline.rf_run_id'))}")
-    print()
+    print("\n".join(summary_lines(args.date, run.data.metrics, tags,
+                                  cfg.get("registered_model", "fraud-detector"), {
+        "MLflow experiment ": ui_url(uri, experiment.experiment_id),
+        "comparison run    ": run_url(run.info.run_id),
+        "logistic regression run": run_url(tags.get("pipeline.lr_run_id")),
+        "random forest run      ": run_url(tags.get("pipeline.rf_run_id")),
+    })))
     return 0
 
 
