@@ -1,5 +1,5 @@
 # The two entry points; everything they need is installed by the scripts they call.
-.PHONY: demo demo-ui demo-ui-stop screenshots test synth bindings
+.PHONY: demo demo-ui demo-ui-stop screenshots test synth bindings check-deploy
 
 demo:            ## run the whole pipeline locally (Spark local mode, local MLflow, airflow dags test)
 	bash scripts/demo.sh
@@ -21,3 +21,11 @@ synth:           ## synthesize the Terraform JSON into cdktf.out/
 
 bindings:        ## rebuild the provider, re-extract its schema, regenerate .gen/
 	bash scripts/regenerate-bindings.sh
+
+# After `cdktf deploy yc-mlops`: reads the stack's outputs (cdktf output, or OUTPUTS=FILE made before)
+# and proves the platform works: scripts/check_deploy.py (README: "Check a deployment").
+# ARGS passes options, e.g. ARGS="--airflow-ca airflow.crt --timeout 7200".
+check-deploy:    ## prove a deployed platform works: both endpoints, closed ports, one DAG run, the summary
+	@if [ -z "$(OUTPUTS)" ]; then mkdir -p .work && npx --no-install cdktf output yc-mlops \
+	  --outputs-file .work/stack-outputs.json >/dev/null; fi
+	python3 scripts/check_deploy.py --outputs "$(or $(OUTPUTS),.work/stack-outputs.json)" $(ARGS)
