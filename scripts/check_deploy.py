@@ -446,8 +446,9 @@ def comparison_summary(client: Https, date: str) -> list[str]:
         "logistic regression run": link(tags.get("pipeline.lr_run_id")),
         "random forest run      ": link(tags.get("pipeline.rf_run_id")),
     })
+    # no such alias (or model): MLflow 3 answers 400 INVALID_PARAMETER_VALUE "... not found"
     alias = client.json("GET", api + "registered-models/alias?" + urllib.parse.urlencode(
-        {"name": REGISTERED_MODEL, "alias": CHAMPION_ALIAS}), ok=(200, 404))
+        {"name": REGISTERED_MODEL, "alias": CHAMPION_ALIAS}), ok=(200, 400, 404))
     version = (alias.get("model_version") or {}).get("version")
     lines.insert(-1, "  " + champion_line(version, tags.get("pipeline.champion_version")))
     return lines
