@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from harness import BootedHost
-from probes import report, endpoints_env, is_loopback, unconditional_yandex_addresses
+from probes import report, endpoints_env, is_loopback, secrets_found, unconditional_yandex_addresses
 from standins import CloudApiStandIn, PostgresStandIn, S3StandIn
 
 # Ports the rendered hosts use on the (shared) loopback: nginx and the apps behind it.
@@ -276,3 +276,80 @@ def replace_rendered(old: RenderedHost, host_factory, timeout: float) -> tuple[R
         time.sleep(0.2)
     first_boot(new, timeout, f"{old.name} (day-two replacement)")
     return new, gone
+
+
+# ---------------------------------------------------------------------------------------------
+# make check-deploy (scripts/check_deploy.py) against a booted host
+
+CHECK_DEPLOY = Path(__file__).resolve().parents[2] / "scripts" / "check_deploy.py"
+
+
+def machine_address() -> str:
+    """This machine's first non-loopback IPv4 address: the booted host shares the machine's network,
+    so this plays the VM's public address (its certificate names it: `hostname -I` at first boot),
+    where nginx's 443 answers and the apps' loopback ports must not."""
+    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+    v4 = [a for a in out if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", a) and not a.startswith("127.")]
+    if not v4:
+        pytest.skip("this machine has no non-loopback IPv4 address to play the VM's public address")
+    return v4[0]
+
+
+def check_deploy_output(rh: RenderedHost, address: str) -> dict:
+    """The stack's `check_deploy` output for this host, as `cdktf output` would give it: the URL
+    (at `address`), the nginx admin user and the Lockbox reference of its password from the host's
+    own rendered host.env; for MLflow, the bucket its VM publishes its certificate to."""
+    user, ref = rh.host_env["WEB_USERS"].split()[0].split("=", 1)
+    sid, key = ref.split(":", 1)
+    out = {"url": f"https://{address}", "user": user, "password_secret_id": sid, "password_key": key}
+    if rh.s3 is not None and getattr(rh, "bucket", None):
+        out.update(certificate_bucket=rh.bucket, certificate_key="tls/mlflow-server.crt",
+                   # the real one, as in the output; YC_STORAGE_ENDPOINT points the program at the stand-in
+                   storage_endpoint="https://storage.yandexcloud.net")
+    return out
+
+
+def check_deploy_outputs(rh: RenderedHost, address: str) -> dict:
+    """Both hosts' `check_deploy` entries: this host's at `address`; the tests run the program with
+    `--only <this host>`, so the other entry (a closed loopback port) is never contacted."""
+    other = {"url": "https://127.0.0.1:9", "user": "admin", "password_secret_id": "unused",
+             "password_key": "password"}
+    return {"mlflow": other, "airflow": other, rh.name: check_deploy_output(rh, address)}
+
+
+def check_deploy_failures_with_a_password_nginx_does_not_know(rh: RenderedHost, ca: Path,
+                                                              work: Path) -> list[str]:
+    """check_deploy.py against this host (at the machine's address) while Lockbox holds another admin
+    password than the one nginx was given (say, a new version of the secret made after the VM
+    booted): it must exit 1 naming the host, the user and the secret. Returns its failure lines."""
+    address = machine_address()
+    outputs = check_deploy_outputs(rh, address)
+    entry = outputs[rh.name]
+    values = rh.api.secrets_by_id[entry["password_secret_id"]]
+    right = values[entry["password_key"]]
+    values[entry["password_key"]] = "sv" + right[2:][::-1]
+    try:
+        res = run_check_deploy(rh, outputs, work, "--only", rh.name, f"--{rh.name}-ca", str(ca))
+    finally:
+        values[entry["password_key"]] = right
+    assert res.returncode == 1, res.stdout
+    failures = [ln for ln in res.stdout.splitlines() if ln.startswith("  - ")]
+    assert failures[0] == (f"  - {rh.name}: https://{address} refused user '{entry['user']}' with the password "
+                           f"from Lockbox secret {entry['password_secret_id']} (HTTP 401)"), res.stdout
+    return failures
+
+
+def run_check_deploy(rh: RenderedHost, outputs: dict, work: Path, *args: str,
+                     timeout: float = 1200) -> subprocess.CompletedProcess:
+    """scripts/check_deploy.py with the machine's python3 (it needs nothing else), the stack's
+    outputs in a file, the Yandex Cloud addresses pointed at this host's stand-ins and an IAM
+    token the Lockbox stand-in issued."""
+    path = work / "outputs.json"
+    path.write_text(json.dumps({"yc-mlops": {"check_deploy": outputs}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YC_", "MLFLOW_"))}
+    env.update(YC_TOKEN=rh.api.token, YC_LOCKBOX_PAYLOAD_URL=rh.api.url,
+               YC_STORAGE_ENDPOINT=rh.s3.url if rh.s3 is not None else "http://127.0.0.1:9")
+    res = subprocess.run(["python3", str(CHECK_DEPLOY), "--outputs", str(path), *args], env=env,
+                         capture_output=True, text=True, timeout=timeout)
+    assert not secrets_found(res.stdout + res.stderr, rh.all_secrets()), "check_deploy printed a secret"
+    return res

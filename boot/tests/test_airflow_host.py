@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from probes import report, YANDEX_HOST_RE, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
-from rendered import boot_rendered, first_boot, replace_rendered, stop_rendered
+from rendered import (boot_rendered, check_deploy_outputs, first_boot, machine_address, replace_rendered,
+                      run_check_deploy, check_deploy_failures_with_a_password_nginx_does_not_know, stop_rendered)
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "browser"))
@@ -210,6 +211,50 @@ def test_airflow_ui_in_a_browser_through_nginx(airflow_host, ca):
     report(f"airflow run {run_id} as the UI showed it: {pages.run_states(result.page('airflow-run'))}")
     pages.check_refused(result, app_words=("airflow", "dag"))
     pages.check_airflow(result, [before, after], logins=0)
+
+
+def test_check_deploy_passes_the_endpoints_and_names_the_task_that_fails(airflow_host, ca, tmp_path):
+    """`make check-deploy` (scripts/check_deploy.py) at the host's address: the endpoint checks hold
+    and nothing but 443 answers; the run it triggers through the REST API fails at its first task
+    (this host's Data Proc API is a loopback stand-in that speaks no gRPC), and the program exits
+    non-zero naming that task, after its log tail. A wrong admin password in Lockbox fails at the
+    endpoint check, and no run is triggered."""
+    # (already true in file order; this test may also run alone: -k check_deploy)
+    wait_for(lambda: airflow_host.https("/api/v2/monitor/health", ca, admin(airflow_host), timeout=5)[0] == 200,
+             300, 2, what="Airflow answering through nginx")
+    wait_for(lambda: all(v.get("status") == "healthy" for v in health(airflow_host, ca).values()
+                         if isinstance(v, dict)), 180, 2, what="every Airflow component healthy")
+    wait_for(lambda: api(airflow_host, ca, "GET", f"/api/v2/dags/{DAG_ID}")[0] == 200, 180, 3,
+             what="the DAG parsed")
+    failures = check_deploy_failures_with_a_password_nginx_does_not_know(airflow_host, ca, tmp_path)
+    assert failures[1:] == ["  - pipeline: not run, Airflow's endpoint check failed"], failures
+
+    address = machine_address()
+    outputs = check_deploy_outputs(airflow_host, address)
+    # the DAG runs one at a time (max_active_runs=1): end the runs the tests above left retrying
+    status, listing = api(airflow_host, ca, "GET", f"/api/v2/dags/{DAG_ID}/dagRuns?state=running&state=queued")
+    assert status == 200, listing
+    for r in listing["dag_runs"]:
+        assert api(airflow_host, ca, "PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{r['dag_run_id']}",
+                   {"state": "failed"})[0] == 200
+    t0 = time.monotonic()
+    res = run_check_deploy(airflow_host, outputs, tmp_path, "--only", "airflow", "--airflow-ca", str(ca),
+                           "--fail-fast", "--poll", "3", "--timeout", "900")
+    report(f"airflow: check_deploy.py to the first task's failed try {time.monotonic() - t0:.0f} s")
+    out = res.stdout
+    m = re.search(r"triggered fraud_pipeline run (check-deploy-\S+)", out)
+    assert m, out
+    # leave no run retrying behind for the day-two test
+    api(airflow_host, ca, "PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{m.group(1)}", {"state": "failed"})
+    assert res.returncode == 1, out
+    assert "ok   airflow: Airflow answers (" in out and "TLS verified against" in out, out
+    assert f"ok   ports: {address} answers on none of" in out, out
+    assert re.search(r"\[pipeline\]   generate +running", out), out
+    assert [ln for ln in out.splitlines() if ln.startswith("  - ")] == [
+        f"  - pipeline: task generate failed a try (--fail-fast) in run {m.group(1)}"], out
+    tail = re.split(r"log tail of generate \(try \d+\):\n", out, maxsplit=1)[1].split("FAIL ", 1)[0].splitlines()
+    report("airflow: check_deploy.py's log tail of generate ends: " + " | ".join(tail[-3:])[:500])
+    assert tail and not tail[0].strip().startswith("(no log"), out
 
 
 def test_no_secret_in_user_data_cloud_init_log_or_journal(airflow_host):

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from probes import report, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
-from rendered import boot_rendered, first_boot, replace_rendered, stop_rendered
+from rendered import (boot_rendered, check_deploy_outputs, first_boot, machine_address, replace_rendered,
+                      run_check_deploy, check_deploy_failures_with_a_password_nginx_does_not_know, stop_rendered)
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "browser"))
@@ -338,6 +339,70 @@ def test_mlflow_ui_in_a_browser_through_nginx(mlflow_host, ca):
     report(f"mlflow UI in Chromium: {time.monotonic() - t0:.0f} s; screenshots in {result.out}")
     pages.check_refused(result, app_words=("mlflow", "experiment"))
     pages.check_mlflow(result, run)
+
+
+def test_check_deploy_proves_the_host_and_prints_the_demo_summary(mlflow_host, ca, tmp_path):
+    """`make check-deploy` (scripts/check_deploy.py) at the host's address, its certificate fetched
+    from where the VM published it (the bucket), the admin password from Lockbox: the endpoint
+    checks hold, nothing but 443 answers, and the seeded run's comparison is printed as `make demo`
+    prints it, with the champion alias."""
+    if "seeded" not in state:
+        pytest.skip("needs the pipeline's runs (test_pipeline_steps_log_through_nginx_as_the_jobs_user)")
+    address = machine_address()
+    outputs = check_deploy_outputs(mlflow_host, address)
+    t0 = time.monotonic()
+    res = run_check_deploy(mlflow_host, outputs, tmp_path, "--only", "mlflow", "--date", SEED_DATE)
+    report(f"mlflow: check_deploy.py took {time.monotonic() - t0:.1f} s")
+    out = res.stdout
+    assert res.returncode == 0, out + res.stderr[-2000:]
+    assert f"TLS verified against s3://{mlflow_host.bucket}/tls/mlflow-server.crt" in out, out
+    assert f"ok   ports: {address} answers on none of" in out, out
+    # the summary's figures are the comparison run's, as MLflow's REST API has them
+    admin_user = next(iter(mlflow_host.web_users))
+    kw = {"auth": (admin_user, mlflow_host.web_users[admin_user]), "cafile": str(ca)}
+    run = pages.rest("https://127.0.0.1:443/api/2.0/mlflow/runs/get?run_id=" + state["seeded"].compare_run_id,
+                     **kw)["run"]
+    m = {x["key"]: x["value"] for x in run["data"]["metrics"]}
+    tags = {x["key"]: x["value"] for x in run["data"]["tags"]}
+    lines = out.splitlines()
+
+    def line(start: str) -> str:
+        found = [ln for ln in lines if ln.strip().startswith(start)]
+        assert found, f"no line starting {start!r} in:\n{out}"
+        return found[0]
+    assert f"Fraud pipeline, logical date {SEED_DATE}" in out
+    for label, key in (("logistic regression", "f1_lr"), ("random forest", "f1_rf")):
+        assert f"F1 = {m[key]:.4f}   95% CI [{m[key + '_ci_low']:.4f}, {m[key + '_ci_high']:.4f}]" in line(label)
+    assert f"{m['f1_diff']:+.4f}" in line("difference (RF - LR)")
+    assert f"{m['p_value']:.4g}" in line("one-sided p-value")
+    assert line("verdict:") == f"  verdict: {tags['pipeline.verdict']}"
+    alias = pages.rest("https://127.0.0.1:443/api/2.0/mlflow/registered-models/alias?name="
+                       f"{state['seeded'].registered_model}&alias=champion", **kw)["model_version"]["version"]
+    assert line("champion alias:") == (f"  champion alias: {state['seeded'].registered_model} version {alias} "
+                                       "(moved by this run)"), out
+    assert f"/#/experiments/{state['seeded'].experiment_id}/runs/{state['seeded'].compare_run_id}" in out
+    assert out.rstrip().endswith("check-deploy: all checks passed"), out
+
+
+def test_check_deploy_fails_clearly_on_a_wrong_password_and_on_an_endpoint_that_is_down(mlflow_host, ca,
+                                                                                       tmp_path):
+    assert len(check_deploy_failures_with_a_password_nginx_does_not_know(mlflow_host, ca, tmp_path)) == 1
+
+    address = machine_address()
+    outputs = check_deploy_outputs(mlflow_host, address)
+    # nginx down: nothing answers on 443
+    h = mlflow_host.host
+    h.run(["systemctl", "stop", "nginx.service"])
+    try:
+        res = run_check_deploy(mlflow_host, outputs, tmp_path, "--only", "mlflow", "--mlflow-ca", str(ca))
+    finally:
+        h.run(["systemctl", "start", "nginx.service"])
+    assert res.returncode == 1, res.stdout
+    failures = [ln for ln in res.stdout.splitlines() if ln.startswith("  - ")]
+    assert failures == [f"  - mlflow: https://{address} does not answer (GET /): Connection refused"], res.stdout
+    admin = next(iter(mlflow_host.web_users.items()))
+    wait_for(lambda: mlflow_host.https("/health", ca, admin, timeout=5)[0] == 200, 60, 1,
+             what="MLflow answering through nginx again")
 
 
 def test_no_secret_in_user_data_cloud_init_log_or_journal(mlflow_host):
