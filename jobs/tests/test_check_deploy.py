@@ -1,6 +1,7 @@
 """scripts/check_deploy.py (`make check-deploy`): its pure parts here (the outputs it reads, the
 summary it prints, Airflow's log content, the champion line), plus the two network primitives on
-loopback with real sockets: the port probe and TLS verification against a host's own certificate.
+loopback with real sockets: the port probe and TLS verification against a host's own certificate;
+and reading the password from the boot harness's Lockbox stand-in (strict on the token).
 The whole program runs against booted hosts behind their real nginx in boot/tests."""
 from __future__ import annotations
 
@@ -161,3 +162,41 @@ def test_a_bad_date_is_refused_before_anything_is_sent(tmp_path, capsys):
         cd.main(["--outputs", str(tmp_path / "o.json"), "--date", "2024-13-01"])
     assert e.value.code == 2
     assert "--date must be YYYY-MM-DD: '2024-13-01'" in capsys.readouterr().err
+
+
+@pytest.fixture
+def lockbox():
+    """The boot harness's Lockbox stand-in (boot/standins.py): the payload API, strict on the token."""
+    sys.path.insert(0, str(SCRIPTS.parent / "boot"))
+    from standins import CloudApiStandIn
+    api = CloudApiStandIn({"e6qadmin": {"password": "sv-right-password"}}).start()
+    yield api
+    api.stop()
+
+
+def test_the_admin_password_is_read_from_lockbox_with_the_users_token(lockbox):
+    cloud = cd.Cloud({"YC_TOKEN": lockbox.token, "YC_LOCKBOX_PAYLOAD_URL": lockbox.url})
+    assert cloud.lockbox_entry("e6qadmin", "password", "mlflow: the admin password") == "sv-right-password"
+    assert ("GET", "/lockbox/v1/secrets/e6qadmin/payload", 200) in lockbox.requests
+
+
+def test_lockbox_refusals_fail_with_one_line_and_no_secret(lockbox):
+    refused = cd.Cloud({"YC_TOKEN": "t1.not-issued", "YC_LOCKBOX_PAYLOAD_URL": lockbox.url})
+    with pytest.raises(cd.CheckFailed) as e:
+        refused.lockbox_entry("e6qadmin", "password", "airflow: the admin password")
+    assert str(e.value) == (f"airflow: the admin password (Lockbox secret e6qadmin): HTTP 403 from "
+                            f"{lockbox.url}/lockbox/v1/secrets/e6qadmin/payload")
+    cloud = cd.Cloud({"YC_TOKEN": lockbox.token, "YC_LOCKBOX_PAYLOAD_URL": lockbox.url})
+    with pytest.raises(cd.CheckFailed) as e:
+        cloud.lockbox_entry("e6qadmin", "admin-password", "mlflow: the admin password")
+    assert str(e.value) == ("mlflow: the admin password: Lockbox secret e6qadmin has no text entry "
+                            "'admin-password' (entries: ['password'])")
+    assert "sv-right-password" not in str(e.value)
+    with pytest.raises(cd.CheckFailed, match=r"Lockbox secret e6qother\): HTTP 404 from "):
+        cloud.lockbox_entry("e6qother", "password", "mlflow: the admin password")
+
+
+def test_no_token_and_no_yc_fails_clearly(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `yc` on PATH
+    with pytest.raises(cd.CheckFailed, match=r"^no IAM token: set YC_TOKEN"):
+        cd.Cloud({}).token()
