@@ -22,7 +22,11 @@ How strict it is:
   errors): an unknown cluster, job or operation -> NOT_FOUND; a job on a cluster that is not RUNNING,
   Start of a cluster that is not STOPPED, Stop of one that is not RUNNING, Delete of a protected
   cluster -> FAILED_PRECONDITION; a second cluster of the same name in a folder -> ALREADY_EXISTS;
-  an unknown folder -> NOT_FOUND.
+  an unknown folder -> NOT_FOUND; a List filter other than the documented `name = "<name>"` ->
+  INVALID_ARGUMENT.
+
+A cluster's disks come with it: when a cluster is created or deleted, `ClusterRuntime.wipe_storage`
+(if set) empties the storage its jobs see (HDFS), so a job never finds data another cluster left.
 
 Long-running calls answer an Operation at once (done = false) and finish it later, done with the
 response or with an error, after `operation_seconds` (cluster calls) or when the job ends (Create
@@ -206,6 +210,13 @@ class ClusterRuntime:
     env: dict[str, str] = field(default_factory=dict)
     master: str = "local[2]"
     work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="dataproc-standin-")))
+    # called with the cluster id when a cluster is created or deleted: its HDFS is new or gone (the
+    # stand-in's clusters share the test's one HDFS, so "new" and "gone" both mean emptied)
+    wipe_storage: Callable[[str], None] | None = None
+
+    def storage_replaced(self, cluster_id: str) -> None:
+        if self.wipe_storage is not None:
+            self.wipe_storage(cluster_id)
 
     def conf_dir(self, cluster_id: str) -> Path:
         """SPARK_CONF_DIR of the cluster: its spark-defaults.conf (as /etc/spark/conf on a node)."""
@@ -269,6 +280,9 @@ class DataprocApiStandIn:
         self.operation_seconds = operation_seconds
         self.job_pending_seconds = job_pending_seconds
         self.calls: list[Call] = []
+        # a Create whose name starts with this prefix ends in an error, its cluster left in ERROR
+        # (a creation that failed half way, e.g. for a quota): set by a test
+        self.fail_creates_named: str | None = None
         self.clusters: dict[str, cluster_pb2.Cluster] = {}
         self.jobs: dict[str, job_pb2.Job] = {}
         # every status each job went through, by name, in order (PROVISIONING ... DONE | ERROR)
@@ -445,6 +459,22 @@ class DataprocApiStandIn:
 # the servicers (the package's generated base classes; what they do not override is UNIMPLEMENTED)
 
 
+# ListClustersRequest.filter: "the field name (only name), an `=` operator, the value in double
+# quotes" (the field's documentation in the generated service definitions)
+_NAME_FILTER = re.compile(r'\s*name\s*=\s*"([a-z][-a-z0-9]{1,61}[a-z0-9])"\s*')
+
+
+def _name_filter(expression: str) -> str | None:
+    """The cluster name a List filter asks for; None for no filter."""
+    if not expression:
+        return None
+    m = _NAME_FILTER.fullmatch(expression)
+    if not m:
+        raise Refused(grpc.StatusCode.INVALID_ARGUMENT,
+                      f'Request validation error: filter: {expression!r} is not name = "<cluster name>"')
+    return m.group(1)
+
+
 class _Endpoints(api_endpoint_service_pb2_grpc.ApiEndpointServiceServicer):
     def __init__(self, api: DataprocApiStandIn):
         self.api = api
@@ -478,8 +508,10 @@ class _Clusters(cluster_service_pb2_grpc.ClusterServiceServicer):
         def body():
             if request.folder_id not in self.api.folders:
                 raise Refused(grpc.StatusCode.NOT_FOUND, f"Folder {request.folder_id} not found")
+            name = _name_filter(request.filter)
             with self.api._lock:
-                found = [c for c in self.api.clusters.values() if c.folder_id == request.folder_id]
+                found = [c for c in self.api.clusters.values()
+                         if c.folder_id == request.folder_id and name in (None, c.name)]
             return cluster_service_pb2.ListClustersResponse(clusters=found)
         return self.api.handle(self.NAME + "List", request, context, body)
 
@@ -501,8 +533,16 @@ class _Clusters(cluster_service_pb2_grpc.ClusterServiceServicer):
                     ui_proxy=request.ui_proxy, security_group_ids=list(request.security_group_ids),
                     deletion_protection=request.deletion_protection,
                     config=cluster_pb2.ClusterConfig(version_id=spec.version_id, hadoop=spec.hadoop))
+            api.runtime.storage_replaced(cluster_id)
+
+            def finish():
+                if api.fail_creates_named and request.name.startswith(api.fail_creates_named):
+                    api.set_status(cluster_id, cluster_pb2.Cluster.ERROR)
+                    raise Refused(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                  f"Cluster {cluster_id} creation failed: quota exceeded (stand-in failure)")
+                return api.set_status(cluster_id, cluster_pb2.Cluster.RUNNING)
             return api.operation("Create Data Proc cluster", cluster_service_pb2.CreateClusterMetadata(cluster_id=cluster.id),
-                                 lambda: api.set_status(cluster_id, cluster_pb2.Cluster.RUNNING))
+                                 finish)
         return self.api.handle(self.NAME + "Create", request, context, body)
 
     def Delete(self, request, context):
@@ -516,6 +556,7 @@ class _Clusters(cluster_service_pb2_grpc.ClusterServiceServicer):
             def delete():
                 with api._lock:
                     api.clusters.pop(request.cluster_id, None)
+                api.runtime.storage_replaced(request.cluster_id)
             return api.operation("Delete Data Proc cluster", cluster_service_pb2.DeleteClusterMetadata(cluster_id=cluster.id), delete)
         return self.api.handle(self.NAME + "Delete", request, context, body)
 

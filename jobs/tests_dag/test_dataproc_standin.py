@@ -148,7 +148,9 @@ def test_cluster_lifecycle_and_what_a_stopped_or_missing_cluster_refuses(api, sd
     assert code_of(lambda: get_op(ops.GetOperationRequest(operation_id="c9qnosuchoperation00"))) == grpc.StatusCode.NOT_FOUND
 
 
-def test_create_and_delete_a_cluster(api, sdk):
+def test_create_and_delete_a_cluster(api, sdk, monkeypatch):
+    wiped = []  # a cluster's HDFS is new when it is created and gone when it is deleted
+    monkeypatch.setattr(api.runtime, "wipe_storage", wiped.append)
     clusters = sdk.client(cg.ClusterServiceStub)
     spec = cs.CreateClusterConfigSpec(version_id="2.2.9", subclusters_spec=[cs.CreateSubclusterConfigSpec(
         name="master", role=subcluster_pb2.MASTERNODE, resources=common_pb2.Resources(resource_preset_id="s3-c2-m8", disk_size=40),
@@ -166,6 +168,31 @@ def test_create_and_delete_a_cluster(api, sdk):
     assert code_of(lambda: clusters.Create(no_folder)) == grpc.StatusCode.NOT_FOUND
     names = {c.name for c in clusters.List(cs.ListClustersRequest(folder_id=FOLDER)).clusters}
     assert {"per-run", "test-spark"} <= names
+    # the one filter the API documents: name = "<name>"
+    named = clusters.List(cs.ListClustersRequest(folder_id=FOLDER, filter='name = "per-run"')).clusters
+    assert [c.id for c in named] == [cluster_id]
+    assert clusters.List(cs.ListClustersRequest(folder_id=FOLDER, filter='name = "no-such"')).clusters == []
+    bad = cs.ListClustersRequest(folder_id=FOLDER, filter="status = RUNNING")
+    assert code_of(lambda: clusters.List(bad)) == grpc.StatusCode.INVALID_ARGUMENT
+    assert wiped == [cluster_id]
+    wait_done(sdk, clusters.Delete(cs.DeleteClusterRequest(cluster_id=cluster_id)))
+    assert code_of(lambda: clusters.Get(cs.GetClusterRequest(cluster_id=cluster_id))) == grpc.StatusCode.NOT_FOUND
+    assert wiped == [cluster_id, cluster_id]
+
+
+def test_a_creation_that_fails_leaves_the_cluster_in_error(api, sdk, monkeypatch):
+    monkeypatch.setattr(api, "fail_creates_named", "doomed-")
+    clusters = sdk.client(cg.ClusterServiceStub)
+    spec = cs.CreateClusterConfigSpec(version_id="2.2.9", subclusters_spec=[cs.CreateSubclusterConfigSpec(
+        name="master", role=subcluster_pb2.MASTERNODE, resources=common_pb2.Resources(resource_preset_id="s3-c2-m8", disk_size=40),
+        subnet_id="e9bsubnet", hosts_count=1)])
+    op = clusters.Create(cs.CreateClusterRequest(folder_id=FOLDER, name="doomed-run", config_spec=spec,
+                                                 zone_id="ru-central1-a", service_account_id="ajesa"))
+    cluster_id = cs.CreateClusterMetadata.FromString(op.metadata.value).cluster_id
+    done = wait_done(sdk, op)
+    assert done.error.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
+    # the cluster is there, in ERROR, until someone deletes it
+    assert clusters.Get(cs.GetClusterRequest(cluster_id=cluster_id)).status == cluster_pb2.Cluster.ERROR
     wait_done(sdk, clusters.Delete(cs.DeleteClusterRequest(cluster_id=cluster_id)))
     assert code_of(lambda: clusters.Get(cs.GetClusterRequest(cluster_id=cluster_id))) == grpc.StatusCode.NOT_FOUND
 
