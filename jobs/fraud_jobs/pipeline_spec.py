@@ -8,8 +8,10 @@ parse time on the Airflow host, whose environment has none of the job dependenci
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
@@ -36,6 +38,19 @@ UPSTREAM: Mapping[str, tuple[str, ...]] = {
 
 BACKENDS: tuple[str, ...] = ("dataproc", "ssh", "local")
 
+# How the dataproc backend treats its cluster (the stack's config key dataproc.lifecycle):
+#   always-on          the stack's cluster runs all the time; the DAG only submits jobs
+#   stop-between-runs  the stack's cluster is started before the first step and stopped after the
+#                      last one (HDFS keeps its data while it is stopped)
+#   per-run            the stack creates no cluster: each DAG run creates one from
+#                      `dataproc_cluster` and deletes it after the last step
+CLUSTER_LIFECYCLES: tuple[str, ...] = ("always-on", "stop-between-runs", "per-run")
+
+# Data Proc's cluster name rule (CreateClusterRequest.name) and its length limit.
+_CLUSTER_NAME = re.compile(r"[a-z][-a-z0-9]{1,61}[a-z0-9]")
+# A run's cluster is `<name_prefix>-<RUN_NAME_HASH_CHARS hex digits of its run id's hash>`.
+RUN_NAME_HASH_CHARS = 12
+
 # How a job's last line starts when it stops on an error (fraud_jobs.common.run_job prints it; the
 # DAG shows that line as a failed Data Proc job's error).
 JOB_ERROR_PREFIX = "error: "
@@ -51,12 +66,161 @@ def entrypoint(step: str) -> str:
     return f"{step}.py"
 
 
+def cluster_name_for_run(name_prefix: str, run_id: str) -> str:
+    """The name of the cluster a per-run DAG run creates and deletes: the same for every attempt of
+    one run (so the teardown finds the cluster a failed create left), different for two runs (so
+    no run deletes another one's cluster). The Data Proc API allows `[a-z][-a-z0-9]{1,61}[a-z0-9]`."""
+    if not run_id:
+        raise ValueError("a per-run cluster name needs the run id")
+    digest = hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:RUN_NAME_HASH_CHARS]
+    name = f"{name_prefix}-{digest}"
+    if not _CLUSTER_NAME.fullmatch(name):
+        raise ValueError(f"cluster name {name!r} (prefix {name_prefix!r}) is not a Data Proc cluster name: "
+                         "a-z, 0-9 and '-', starting with a letter, at most 63 characters")
+    return name
+
+
 def job_name(step: str) -> str:
     """The name of a step's job on every backend (Spark app name, Data Proc job name). The Data Proc
     API takes only `|[a-z][-a-z0-9]{1,61}[a-z0-9]` (the provider's default "Pyspark job" and a dotted
     name do not match it)."""
     entrypoint(step)
     return f"fraud-pipeline-{step}".replace("_", "-")
+
+
+@dataclass(frozen=True)
+class SubclusterSpec:
+    """Hosts of one subcluster of a per-run cluster (the stack's dataproc.* presets)."""
+
+    resource_preset: str
+    disk_size_gb: int
+    disk_type: str
+    # data: the number of hosts; compute: the number it starts with
+    hosts_count: int = 1
+    # compute only: autoscaling up to this many hosts
+    max_hosts_count: int = 0
+
+
+@dataclass(frozen=True)
+class AutoscalingSpec:
+    """The compute subcluster's autoscaling policy (seconds, and a CPU target in percent)."""
+
+    measurement_duration_seconds: int
+    warmup_duration_seconds: int
+    stabilization_duration_seconds: int
+    cpu_utilization_target: int
+    decommission_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """What a per-run DAG run creates: the cluster the stack would have created, with the stack's
+    subnet, security group, service account, bucket, image and presets (written by
+    constructs/pipeline-config.ts as the `dataproc_cluster` object of the pipeline config)."""
+
+    name_prefix: str
+    folder_id: str
+    zone: str
+    subnet_id: str
+    security_group_ids: tuple[str, ...]
+    service_account_id: str
+    bucket: str
+    image_version: str
+    services: tuple[str, ...]
+    properties: Mapping[str, str]
+    ssh_public_keys: tuple[str, ...]
+    ui_proxy: bool
+    labels: Mapping[str, str]
+    master: SubclusterSpec
+    data: SubclusterSpec
+    compute: SubclusterSpec | None = None
+    autoscaling: AutoscalingSpec | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Any, where: str = "dataproc_cluster") -> "ClusterSpec":
+        """The spec from the config's JSON object; a ValueError names the bad key and value."""
+        obj = _object(data, where)
+        strings = ("name_prefix", "folder_id", "zone", "subnet_id", "service_account_id", "bucket",
+                   "image_version")
+        lists = ("security_group_ids", "services", "ssh_public_keys")
+        maps = ("properties", "labels")
+        subclusters = ("master", "data", "compute", "autoscaling")
+        _known(obj, (*strings, *lists, *maps, "ui_proxy", *subclusters), where)
+        values: dict[str, Any] = {k: _string(obj, k, where) for k in strings}
+        values.update({k: _strings(obj, k, where) for k in lists})
+        values.update({k: _string_map(obj, k, where) for k in maps})
+        if not isinstance(obj.get("ui_proxy"), bool):
+            raise ValueError(f"config {where}.ui_proxy must be true or false, got {obj.get('ui_proxy')!r}")
+        values["ui_proxy"] = obj["ui_proxy"]
+        cluster_name_for_run(values["name_prefix"], "check")  # the prefix makes valid names
+        values["master"] = _subcluster(obj.get("master"), f"{where}.master", ("hosts_count", "max_hosts_count"))
+        values["data"] = _subcluster(obj.get("data"), f"{where}.data", ("max_hosts_count",))
+        if obj.get("compute") is not None:
+            values["compute"] = _subcluster(obj["compute"], f"{where}.compute", ())
+            if values["compute"].max_hosts_count < values["compute"].hosts_count:
+                raise ValueError(f"config {where}.compute.max_hosts_count must be at least hosts_count, "
+                                 f"got {values['compute'].max_hosts_count!r}")
+            auto = _object(obj.get("autoscaling"), f"{where}.autoscaling")
+            names = [f.name for f in fields(AutoscalingSpec)]
+            _known(auto, names, f"{where}.autoscaling")
+            values["autoscaling"] = AutoscalingSpec(**{n: _count(auto, n, f"{where}.autoscaling", 0) for n in names})
+        elif obj.get("autoscaling") is not None:
+            raise ValueError(f"config {where}.autoscaling is set but there is no compute subcluster")
+        return cls(**values)
+
+
+def _object(data: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"config {where} must be an object, got {data!r}")
+    return data
+
+
+def _known(obj: Mapping[str, Any], names: Sequence[str], where: str) -> None:
+    unknown = sorted(set(obj) - set(names))
+    if unknown:
+        raise ValueError(f"config {where}: unknown key(s) {', '.join(unknown)}")
+
+
+def _string(obj: Mapping[str, Any], key: str, where: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"config {where}.{key} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _strings(obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = obj.get(key)
+    if (not isinstance(value, Sequence) or isinstance(value, str) or not value
+            or not all(isinstance(v, str) and v for v in value)):
+        raise ValueError(f"config {where}.{key} must be a non-empty list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _string_map(obj: Mapping[str, Any], key: str, where: str) -> Mapping[str, str]:
+    value = obj.get(key, {})
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError(f"config {where}.{key} must be an object of strings, got {value!r}")
+    return dict(value)
+
+
+def _count(obj: Mapping[str, Any], key: str, where: str, minimum: int) -> int:
+    value = obj.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"config {where}.{key} must be a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def _subcluster(data: Any, where: str, absent: Sequence[str]) -> SubclusterSpec:
+    obj = _object(data, where)
+    names = [f.name for f in fields(SubclusterSpec) if f.name not in absent]
+    _known(obj, names, where)
+    values: dict[str, Any] = {"resource_preset": _string(obj, "resource_preset", where),
+                              "disk_size_gb": _count(obj, "disk_size_gb", where, 1),
+                              "disk_type": _string(obj, "disk_type", where)}
+    for name in ("hosts_count", "max_hosts_count"):
+        if name in names:
+            values[name] = _count(obj, name, where, 1)
+    return SubclusterSpec(**values)
 
 
 @dataclass(frozen=True)
@@ -73,6 +237,10 @@ class PipelineConfig:
     landing_root: str = "file:///tmp/fraud/landing"
     # where save_to_hdfs, preprocess, train and evaluate read and write (hdfs:///user/fraud in the cloud)
     data_root: str = "file:///tmp/fraud/data"
+    # where save_to_hdfs copies the landed days and preprocess reads them; empty = data_root. A
+    # per-run cluster's HDFS dies with it: there data_root is in Object Storage (features,
+    # predictions) and only the raw copy is on HDFS
+    raw_root: str = ""
     mlflow_tracking_uri: str = "http://127.0.0.1:5000"
     experiment: str = "fraud-detection"
     registered_model: str = "fraud-detector"
@@ -97,8 +265,12 @@ class PipelineConfig:
     # local backend: the spark-submit binary and its master
     spark_submit: str = "spark-submit"
     spark_master: str = "local[*]"
-    # dataproc backend
+    # dataproc backend: what happens to the cluster around a run (CLUSTER_LIFECYCLES), the
+    # stack's cluster (always-on, stop-between-runs) or the spec of the cluster each run creates
+    # (per-run: a ClusterSpec object), and the `yandexcloud` connection
+    cluster_lifecycle: str = "always-on"
     dataproc_cluster_id: str = ""
+    dataproc_cluster: Mapping[str, Any] = field(default_factory=dict)
     yandex_connection_id: str = "yandexcloud_default"
     # ssh backend
     ssh_connection_id: str = "dataproc_master_ssh"
@@ -124,6 +296,28 @@ class PipelineConfig:
                 raise ValueError(f"config {name} must be a non-negative integer, got {value!r}")
         if self.task_timeout_minutes == 0:
             raise ValueError("config task_timeout_minutes must be positive, got 0")
+        if self.cluster_lifecycle not in CLUSTER_LIFECYCLES:
+            raise ValueError(f"config cluster_lifecycle {self.cluster_lifecycle!r} is not one of "
+                             f"{', '.join(CLUSTER_LIFECYCLES)}")
+        if self.cluster_lifecycle != "always-on" and self.backend != "dataproc":
+            raise ValueError(f"config cluster_lifecycle {self.cluster_lifecycle!r} needs the dataproc backend "
+                             f"(backend is {self.backend!r})")
+        if self.cluster_lifecycle == "per-run":
+            if self.dataproc_cluster_id:
+                raise ValueError("config dataproc_cluster_id is set, but a per-run pipeline creates its own "
+                                 f"cluster ({self.dataproc_cluster_id!r})")
+            self.cluster_spec()  # a bad spec fails at load, naming the key
+            if self.data_root.startswith("hdfs:"):
+                raise ValueError(f"config data_root {self.data_root!r} is on HDFS, which a per-run cluster takes "
+                                 "with it when it is deleted: put data_root in Object Storage (s3a://) and the "
+                                 "HDFS copy of the landed days in raw_root")
+        elif self.dataproc_cluster:
+            raise ValueError(f"config dataproc_cluster (a per-run cluster spec) is set, but cluster_lifecycle is "
+                             f"{self.cluster_lifecycle!r}")
+
+    def cluster_spec(self) -> "ClusterSpec":
+        """The per-run cluster's spec (ValueError naming the bad key)."""
+        return ClusterSpec.from_mapping(self.dataproc_cluster)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> "PipelineConfig":
@@ -168,11 +362,12 @@ def step_args(step: str, cfg: PipelineConfig, logical_date: str) -> list[str]:
     if step == "save_to_hdfs":
         return common + [
             "--landing-root", cfg.landing_root,
-            "--data-root", cfg.data_root,
+            "--data-root", cfg.raw_root or cfg.data_root,
             "--days", str(cfg.days),
         ]
     if step == "preprocess":
-        return common + ["--data-root", cfg.data_root, "--days", str(cfg.days)]
+        raw = ["--raw-root", cfg.raw_root] if cfg.raw_root else []
+        return common + ["--data-root", cfg.data_root, *raw, "--days", str(cfg.days)]
     mlflow = [
         "--data-root", cfg.data_root,
         "--mlflow-uri", cfg.mlflow_tracking_uri,

@@ -1,8 +1,9 @@
 """Step 3, preprocess (Spark only): the handbook's features for the window's transactions.
 
-Reads <data-root>/raw/transactions for the `--days` days ending at the logical date plus the
-history the windows need (30 days for customers, 30 + the 7-day label delay for terminals), and
-replaces the window's date partitions of <data-root>/features/ (columns: layout.FEATURE_TABLE_COLUMNS
+Reads <raw-root>/raw/transactions (--raw-root, default --data-root: a per-run cluster keeps the
+raw copy on its HDFS and the features in Object Storage) for the `--days` days ending at the
+logical date plus the history the windows need (30 days for customers, 30 + the 7-day label delay
+for terminals), and replaces the window's date partitions of <data-root>/features/ (columns: layout.FEATURE_TABLE_COLUMNS
 plus TX_HOUR, TX_DAY_OF_WEEK and the partition column TX_DATE).
 
 Features (times in UTC, whole seconds):
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = JobArgumentParser(prog="preprocess", description=__doc__.splitlines()[0])
     ap.add_argument("--date", type=date_arg, required=True, help="logical date: last day of the window")
     ap.add_argument("--data-root", type=uri_arg, required=True)
+    ap.add_argument("--raw-root", type=uri_arg, default=None,
+                    help="where save_to_hdfs put the raw days (default: --data-root)")
     ap.add_argument("--days", type=days_arg, default=7)
     return ap
 
@@ -124,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, int]:
     args = build_parser().parse_args(argv)
     window = date_window(args.date, args.days)
     spark = spark_session(f"fraud-preprocess-{args.date}")
-    raw = read_raw(spark, args.data_root, window)
+    raw = read_raw(spark, args.raw_root or args.data_root, window)
     window_days = [d.isoformat() for d in window]
 
     counts = {

@@ -152,6 +152,19 @@ def test_rerun_replaces_its_dates_and_keeps_later_ones(spark, preprocessed):
     shutil.rmtree(root / "features" / f"TX_DATE={earlier}")
 
 
+def test_raw_days_can_come_from_another_root(spark, preprocessed, tmp_path):
+    # a per-run cluster: the raw copy on its HDFS (--raw-root), the features in Object Storage
+    raw, _, counts = preprocessed
+    before = tree(raw / "raw")
+    lake = tmp_path / "lake"
+    got = preprocess.main(["--date", END.isoformat(), "--data-root", f"file://{lake}",
+                           "--raw-root", f"file://{raw}", "--days", "3"])
+    assert got == counts
+    assert list_names(spark, layout.features(f"file://{lake}")) == [f"TX_DATE={d}" for d in WINDOW]
+    assert not (lake / "raw").exists()
+    assert tree(raw / "raw") == before
+
+
 @pytest.fixture()
 def copied_root(raw_root, tmp_path):
     src, _ = raw_root

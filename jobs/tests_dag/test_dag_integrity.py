@@ -173,3 +173,53 @@ def test_parsing_opens_no_connection_and_reads_no_variable(config_file, monkeypa
     dag = load_dag(config_file, **BACKEND_CONFIGS["dataproc"])
     assert len(dag.tasks) == 7
     assert attempts == []
+
+
+PER_RUN_CLUSTER = {
+    "name_prefix": "fraud-run", "folder_id": "b1gfolder00000000000", "zone": "ru-central1-a",
+    "subnet_id": "e9bsubnet", "security_group_ids": ["enpgroup"], "service_account_id": "ajesa",
+    "bucket": "fraud-bucket", "image_version": "2.2.9", "services": ["HDFS", "YARN", "SPARK"],
+    "properties": {}, "ssh_public_keys": ["ssh-ed25519 AAAA test"], "ui_proxy": True, "labels": {},
+    "master": {"resource_preset": "s3-c2-m8", "disk_size_gb": 40, "disk_type": "network-ssd"},
+    "data": {"resource_preset": "s3-c4-m16", "disk_size_gb": 128, "disk_type": "network-ssd", "hosts_count": 1},
+}
+LIFECYCLE_CONFIGS = {
+    "stop-between-runs": {**BACKEND_CONFIGS["dataproc"], "cluster_lifecycle": "stop-between-runs"},
+    "per-run": {**{k: v for k, v in BACKEND_CONFIGS["dataproc"].items() if k != "dataproc_cluster_id"},
+                "cluster_lifecycle": "per-run", "dataproc_cluster": PER_RUN_CLUSTER,
+                "data_root": "s3a://fraud-bucket/lake", "raw_root": "hdfs:///user/fraud"},
+}
+
+
+@pytest.mark.parametrize("lifecycle, setup, teardown", [
+    ("stop-between-runs", "start_cluster", "stop_cluster"),
+    ("per-run", "create_cluster", "delete_cluster"),
+])
+def test_a_lifecycle_wraps_the_same_steps_in_a_setup_and_a_teardown_that_always_runs(config_file, lifecycle, setup,
+                                                                                    teardown):
+    dag = load_dag(config_file, **LIFECYCLE_CONFIGS[lifecycle])
+    assert {t.task_id for t in dag.tasks} == EXPECTED_TASKS | {setup, teardown, "cluster_released"}
+    roots = {s for s in EXPECTED_TASKS if not any(d == s for _, d in EXPECTED_EDGES)}
+    if lifecycle == "per-run":  # every step takes the created cluster's id from the setup (XCom)
+        roots = EXPECTED_TASKS
+    leaves = {s for s in EXPECTED_TASKS if not any(u == s for u, _ in EXPECTED_EDGES)}
+    assert edges(dag) == (EXPECTED_EDGES | {(setup, r) for r in roots} | {(leaf, teardown) for leaf in leaves}
+                          | {(setup, teardown), (teardown, "cluster_released")})
+    tasks = {t.task_id: t for t in dag.tasks}
+    assert tasks[setup].is_setup and tasks[teardown].is_teardown
+    # the teardown runs whatever happened, even after a failed setup; the check after it too
+    assert tasks[teardown].trigger_rule == "all_done" and tasks[teardown].on_failure_fail_dagrun is False
+    assert tasks[setup].retries >= 1 and tasks[teardown].retries >= 1
+    assert dag.max_active_runs == 1  # two runs never overlap on one cluster
+
+
+def test_a_lifecycle_other_than_always_on_needs_the_dataproc_backend(config_file):
+    bag = parse(config_file, **BACKEND_CONFIGS["local"], cluster_lifecycle="per-run")
+    (message,) = bag.import_errors.values()
+    assert "cluster_lifecycle" in message and "dataproc" in message
+
+
+def test_per_run_refuses_hdfs_as_the_durable_data_root(config_file):
+    bag = parse(config_file, **{**LIFECYCLE_CONFIGS["per-run"], "data_root": "hdfs:///user/fraud"})
+    (message,) = bag.import_errors.values()
+    assert "data_root" in message and "hdfs:///user/fraud" in message
