@@ -34,6 +34,22 @@ export const EXAMPLE_CONFIG_FILE = "config.example.json";
 /** Address ranges reserved for documentation (RFC 5737): the example uses them as placeholders. */
 const DOCUMENTATION_CIDRS = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"];
 
+/**
+ * What happens to the Data Proc cluster between pipeline runs (config `dataproc.lifecycle`, the
+ * pipeline config's `cluster_lifecycle`): it runs all the time; the DAG starts it before a run and
+ * stops it after; or the stack creates none and each DAG run creates one and deletes it.
+ */
+export const DATAPROC_LIFECYCLES = ["always-on", "stop-between-runs", "per-run"] as const;
+export type DataprocLifecycle = (typeof DATAPROC_LIFECYCLES)[number];
+
+/** Label naming who created a resource: the stack (`cdktf`), or the DAG (a per-run cluster). */
+export const MANAGED_BY_LABEL = "managed-by";
+
+/** Labels of every resource the stack creates. */
+export function resourceLabels(namePrefix: string): Record<string, string> {
+  return { project: namePrefix, [MANAGED_BY_LABEL]: "cdktf" };
+}
+
 /** A config value that failed validation; the message names the key and the bad value. */
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -80,6 +96,12 @@ export interface VmConfig {
 }
 
 export interface DataprocConfig {
+  /**
+   * What happens to the cluster between pipeline runs: `always-on` (the default) runs it all the
+   * time; `stop-between-runs` keeps the stack's cluster and its HDFS, started for a run and stopped
+   * after; `per-run` creates a cluster for each DAG run and deletes it after.
+   */
+  readonly lifecycle: DataprocLifecycle;
   /**
    * Data Proc image version. Pinned by default to 2.2.9 (Python 3.11.10, Spark 3.5.6: what the tests
    * run); a prefix such as "2.2" takes the newest 2.2.x. Below 2.2.5 the image's Python is 3.8,
@@ -185,6 +207,7 @@ const DEFAULTS = {
   mlflowVm: VM_DEFAULTS,
   airflowVm: { ...VM_DEFAULTS, memoryGb: 8 } as VmConfig,
   dataproc: {
+    lifecycle: "always-on",
     imageVersion: "2.2.9",
     masterResourcePreset: "s3-c2-m8",
     masterDiskSizeGb: 40,
@@ -515,7 +538,12 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     }
     return p;
   });
+  const lifecycle = optString(dp, "lifecycle", D.lifecycle, "dataproc");
+  if (!(DATAPROC_LIFECYCLES as readonly string[]).includes(lifecycle)) {
+    fail("dataproc.lifecycle", lifecycle, `must be one of ${DATAPROC_LIFECYCLES.join(", ")}`);
+  }
   const dataproc: DataprocConfig = {
+    lifecycle: lifecycle as DataprocLifecycle,
     imageVersion,
     masterResourcePreset: optCloudName(dp, "masterResourcePreset", D.masterResourcePreset, "dataproc"),
     masterDiskSizeGb: optInt(dp, "masterDiskSizeGb", D.masterDiskSizeGb, 20, 4096, "dataproc"),
@@ -530,6 +558,9 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     pipPackages,
     deletionProtection: protection(dp, "dataproc", D.deletionProtection),
   };
+  if (dataproc.lifecycle === "per-run" && dataproc.deletionProtection) {
+    fail("dataproc.deletionProtection", true, "a per-run cluster is deleted after every run; protect nothing, or choose lifecycle always-on or stop-between-runs");
+  }
 
   const st = optSection(r, "storage");
   rejectUnknownKeys(st, Object.keys(DEFAULTS.storage), "storage");

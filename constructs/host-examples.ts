@@ -67,7 +67,7 @@ export function exampleAirflow(repoRoot: string = REPO_ROOT): AirflowHostParams 
       mlflowTrackingUri: "https://mlops-mlflow.ru-central1.internal",
       mlflowJobPasswordSecretId: "e6qplaceholdermlflowjobs",
       jobsUri: s3aUri(EXAMPLE_MLFLOW.bucket, JOBS_PREFIX),
-      dataprocClusterId: "c9qplaceholdercluster",
+      dataproc: { lifecycle: "always-on", clusterId: "c9qplaceholdercluster" },
     }),
     ...readDagSources(repoRoot),
   };

@@ -4,12 +4,13 @@ import { Fn, LocalBackend, Op, TerraformLocal, TerraformOutput, TerraformResourc
 import { dependable } from "cdktf/lib/tfExpression";
 import { IamServiceAccount } from "../.gen/providers/yandex/iam-service-account";
 import { YandexProvider } from "../.gen/providers/yandex/provider";
-import { DataprocClusterIamBinding } from "../.gen/providers/yandex/dataproc-cluster-iam-binding";
 import { AirflowHost } from "./airflow-host";
 import { aptMirrorsFor } from "./apt-mirrors";
 import { ArtifactStorage, S3_ENDPOINT, S3_REGION } from "./artifact-storage";
-import { StackConfig } from "./config";
+import { resourceLabels, StackConfig } from "./config";
+import { DataprocAccess } from "./dataproc-access";
 import { DataprocCluster } from "./dataproc-cluster";
+import { dataprocSettings } from "./dataproc-spec";
 import { DEFAULT_WEB_USER, MLFLOW_CERT_OBJECT_KEY, TLS_CERT_PATH } from "./host-render";
 import { JobCode } from "./job-code";
 import { MlflowBackend } from "./mlflow-backend";
@@ -19,14 +20,6 @@ import { airflowPipelineConfig, MLFLOW_JOBS_USER } from "./pipeline-config";
 import { GeneratedSecret, Secrets } from "./secrets";
 import { useRemoteState } from "./state-backend";
 
-/**
- * Role of the Airflow VM's service account, bound on the stack's cluster only (not the folder): per
- * the Data Proc access docs it "enables you to create jobs" (DataprocCreatePysparkJobOperator); the
- * DAG neither creates clusters nor attaches service accounts, so no editor role. Data Proc has
- * cluster-level access bindings (ClusterService.SetAccessBindings; provider resource
- * yandex_dataproc_cluster_iam_binding since 0.187.0).
- */
-export const AIRFLOW_DATAPROC_ROLE = "dataproc.user";
 export { HDFS_DATA_ROOT, MLFLOW_JOBS_USER } from "./pipeline-config";
 
 export interface MlopsStackProps {
@@ -67,6 +60,7 @@ export class MlopsStack extends TerraformStack {
   public readonly secrets: Secrets;
   public readonly postgres: MlflowBackend;
   public readonly dataproc: DataprocCluster;
+  public readonly dataprocAccess: DataprocAccess;
   public readonly jobCode: JobCode;
   public readonly mlflow: MlflowServer;
   public readonly airflow: AirflowHost;
@@ -74,7 +68,7 @@ export class MlopsStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: MlopsStackProps) {
     super(scope, id);
     const cfg = props.config;
-    const labels = { project: cfg.namePrefix, "managed-by": "cdktf" };
+    const labels = resourceLabels(cfg.namePrefix);
 
     new YandexProvider(this, "yandex", {
       cloudId: cfg.cloudId,
@@ -144,32 +138,16 @@ export class MlopsStack extends TerraformStack {
     });
 
     this.dataproc = new DataprocCluster(this, "Dataproc", {
-      namePrefix: cfg.namePrefix,
-      folderId: cfg.folderId,
-      zone: cfg.zone,
+      ...dataprocSettings(cfg),
+      lifecycle: cfg.dataproc.lifecycle,
       subnetId: this.network.subnetId,
       securityGroupId: this.network.dataprocSecurityGroupId,
       bucketName: this.storage.bucketName,
-      sshPublicKeys: [cfg.sshPublicKey],
-      imageVersion: cfg.dataproc.imageVersion,
-      masterResourcePreset: cfg.dataproc.masterResourcePreset,
-      masterDiskSizeGb: cfg.dataproc.masterDiskSizeGb,
-      dataResourcePreset: cfg.dataproc.dataResourcePreset,
-      dataDiskSizeGb: cfg.dataproc.dataDiskSizeGb,
-      dataHostsCount: cfg.dataproc.dataHostsCount,
-      computeMaxHostsCount: cfg.dataproc.computeMaxHostsCount,
-      computeResourcePreset: cfg.dataproc.computeResourcePreset,
-      computeDiskSizeGb: cfg.dataproc.computeDiskSizeGb,
-      diskType: cfg.dataproc.diskType,
-      uiProxy: cfg.dataproc.uiProxy,
-      pipPackages: cfg.dataproc.pipPackages,
-      deletionProtection: cfg.dataproc.deletionProtection,
-      labels,
     });
     // the cluster reads job code and landing data from the bucket and writes its logs there; the
     // jobs log to MLflow as the `jobs` user, whose password they read from Lockbox.
     const dataprocBucketGrants = this.storage.grantReadWrite(this.dataproc.serviceAccountId, "dataproc");
-    this.secrets.mlflowJobPassword.grantRead(this.dataproc.serviceAccountId, "dataproc");
+    const dataprocReadsJobPassword = this.secrets.mlflowJobPassword.grantRead(this.dataproc.serviceAccountId, "dataproc");
 
     this.jobCode = new JobCode(this, "JobCode", { bucketName: this.storage.bucketName, jobsDir: props.jobsDir });
 
@@ -227,12 +205,14 @@ export class MlopsStack extends TerraformStack {
     const s = this.secrets;
     const airflowSecrets = [s.airflowAdminPassword, s.airflowFernetSeed, s.airflowJwtSecret, s.airflowApiSecretKey];
     const airflowPgPassword = this.postgres.passwords.get("airflow")!;
-    // authoritative for this role on this cluster: the stack owns the cluster, and nobody else
-    // should submit jobs to it
-    const airflowDataprocUser = new DataprocClusterIamBinding(this, "AirflowDataprocUser", {
+    // what the DAG does to the cluster (submit jobs; start/stop it; create/delete one per run), each
+    // role on the narrowest resource (the cluster itself where there is one)
+    this.dataprocAccess = new DataprocAccess(this, "AirflowDataproc", {
+      lifecycle: this.dataproc.lifecycle,
+      folderId: cfg.folderId,
+      serviceAccountId: airflowSa.id,
       clusterId: this.dataproc.clusterId,
-      role: AIRFLOW_DATAPROC_ROLE,
-      members: [`serviceAccount:${airflowSa.id}`],
+      clusterServiceAccountId: this.dataproc.serviceAccountId,
     });
     this.airflow = new AirflowHost(this, "Airflow", {
       ...common(`${cfg.namePrefix}-airflow`, cfg.airflowVm, airflowSa.id, this.network.airflowSecurityGroupIds),
@@ -249,14 +229,20 @@ export class MlopsStack extends TerraformStack {
         mlflowTrackingUri: this.mlflow.internalTrackingUri,
         mlflowJobPasswordSecretId: this.secrets.mlflowJobPassword.secretId,
         jobsUri: this.jobCode.jobsUri,
-        dataprocClusterId: this.dataproc.clusterId,
+        dataproc: this.dataproc.lifecycle === "per-run"
+          ? { lifecycle: "per-run", cluster: this.dataproc.spec }
+          : { lifecycle: this.dataproc.lifecycle, clusterId: this.dataproc.clusterId! },
       }),
     });
     const airflowBootNeeds: TerraformResource[] = [
       ...airflowSecrets.flatMap((secret) => [secret.grantRead(airflowSa.id, "airflow-vm"), secret.version]),
       airflowPgPassword.grantRead(airflowSa.id, "airflow-vm"),
       this.postgres.databases.get("airflow")!,
-      airflowDataprocUser,
+      ...this.dataprocAccess.grants,
+      // per-run: the first scheduled run creates a cluster, whose account must already hold its
+      // roles (Data Proc refuses to create a cluster otherwise), reach the bucket and read the
+      // jobs' MLflow password
+      ...(this.dataproc.cluster ? [] : [...this.dataproc.grants, ...dataprocBucketGrants, dataprocReadsJobPassword]),
     ];
     // a VM reads its secrets and opens its database at first boot, and first boot happens once:
     // it must not start before its grants, the generated values and its database exist.
@@ -266,14 +252,19 @@ export class MlopsStack extends TerraformStack {
     // only after the VM whose DAG used them is gone.
     bootAfter(this.airflow.instance, [...airflowBootNeeds, ...this.jobCode.objects]);
     // the cluster writes its logs to the bucket from the start.
-    bootAfter(this.dataproc.cluster, dataprocBucketGrants);
+    if (this.dataproc.cluster) bootAfter(this.dataproc.cluster, dataprocBucketGrants);
 
     new TerraformOutput(this, "mlflow_url", { value: `https://${this.mlflow.publicIp}`, description: `MLflow UI (basic auth user 'admin', password in Lockbox secret ${this.secrets.mlflowAdminPassword.secretName})` });
     new TerraformOutput(this, "airflow_url", { value: `https://${this.airflow.publicIp}`, description: `Airflow UI (user 'admin', password in Lockbox secret ${this.secrets.airflowAdminPassword.secretName})` });
     new TerraformOutput(this, "mlflow_internal_tracking_uri", { value: this.mlflow.internalTrackingUri, description: `tracking URI for the Spark jobs (user '${MLFLOW_JOBS_USER}', password in Lockbox secret ${this.secrets.mlflowJobPassword.secretName})` });
     new TerraformOutput(this, "bucket", { value: this.storage.bucketName, description: "Object Storage bucket (artifacts, landing data, job code)" });
     new TerraformOutput(this, "s3_endpoint", { value: S3_ENDPOINT, description: `S3 endpoint (region ${S3_REGION})` });
-    new TerraformOutput(this, "dataproc_cluster_id", { value: this.dataproc.clusterId, description: "Data Proc cluster id" });
+    if (this.dataproc.clusterId) {
+      new TerraformOutput(this, "dataproc_cluster_id", {
+        value: this.dataproc.clusterId,
+        description: `Data Proc cluster id (${this.dataproc.lifecycle})`,
+      });
+    }
     new TerraformOutput(this, "jobs_uri", { value: this.jobCode.jobsUri, description: "where the job code is uploaded" });
     new TerraformOutput(this, "postgres_host", { value: this.postgres.primaryHost, description: `Managed PostgreSQL primary (port ${this.postgres.port})` });
     // everything `make check-deploy` (scripts/check_deploy.py) needs, in one place: the program

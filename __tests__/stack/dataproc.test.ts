@@ -1,5 +1,5 @@
 import "cdktf/lib/testing/adapters/jest";
-import { deployableConfig, onlyName, onlyResource, ref, resourcesOf, synthStack, TerraformJson } from "./fixtures";
+import { deployableConfig, onlyName, onlyResource, ref, resourcesOf, synthStack, TerraformJson, withDataproc } from "./fixtures";
 
 /** Folder roles held by the service account with the given logical name. */
 function folderRolesOf(json: TerraformJson, saName: string): string[] {
@@ -16,8 +16,9 @@ function dataprocSaName(json: TerraformJson): string {
   return m[1];
 }
 
+// the stack's own cluster (lifecycle.test.ts covers what each lifecycle changes)
 describe("DataprocCluster", () => {
-  const { json } = synthStack();
+  const { json } = synthStack(withDataproc({ lifecycle: "always-on" }));
   const cluster = onlyResource(json, "yandex_dataproc_cluster");
   const saName = dataprocSaName(json);
 
@@ -26,7 +27,7 @@ describe("DataprocCluster", () => {
   });
 
   it("does not grant dataproc.provisioner when there is no autoscaling subcluster", () => {
-    const fixed = synthStack(deployableConfig({ dataproc: { computeMaxHostsCount: 0 } })).json;
+    const fixed = synthStack(withDataproc({ lifecycle: "always-on", computeMaxHostsCount: 0 })).json;
     expect(folderRolesOf(fixed, dataprocSaName(fixed))).toEqual(["dataproc.agent"]);
     const roles = (onlyResource(fixed, "yandex_dataproc_cluster").cluster_config.subcluster_spec as any[]).map((s) => s.role);
     expect(roles).toEqual(["MASTERNODE", "DATANODE"]);

@@ -14,6 +14,11 @@ export function deployableConfig(overrides: Record<string, unknown> = {}): Stack
   return validateConfig(deployableRawConfig(overrides));
 }
 
+/** The deployable config with some `dataproc` keys replaced (the others kept). */
+export function withDataproc(dataproc: Record<string, unknown>): StackConfig {
+  return deployableConfig({ dataproc: { ...(deployableRawConfig().dataproc as object), ...dataproc } });
+}
+
 export interface Synthesized {
   /** The Terraform JSON as the string cdktf's Testing.synth returns (for matchers and snapshots). */
   readonly text: string;
