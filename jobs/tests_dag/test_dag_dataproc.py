@@ -44,6 +44,9 @@ FOLDER_ID = "b1gstandinfolder0001"
 CLUSTER_ID = "c9qstandinfraudspark"
 BUCKET = "fraud-standin-bucket"
 MLFLOW_SECRET_ID = "e6qstandinmlflowjobs"
+SUBNET_ID = "e9bstandinsubnet0001"
+SECURITY_GROUP_ID = "enpstandinsecgroup01"
+DATAPROC_SA_ID = "ajestandindataprocsa"
 S3A_POM = Path(__file__).resolve().parent / "s3a" / "pom.xml"
 # a date with nothing landed: save_to_hdfs must fail on the cluster
 EMPTY_DATE = "2024-05-09"
@@ -77,12 +80,15 @@ class Cloud:
         return path
 
 
-def render_pipeline_config(mlflow_uri: str) -> str:
-    """The Airflow VM's pipeline.json, rendered by the stack's code for the stand-ins' endpoints."""
+def render_pipeline_config(mlflow_uri: str, stack_config: Path | None = None) -> str:
+    """The Airflow VM's pipeline.json, rendered by the stack's code for the stand-ins' endpoints:
+    for config.example.json (always-on), or for `stack_config` with dataproc.lifecycle per-run."""
+    cluster = (["--subnet-id", SUBNET_ID, "--security-group-id", SECURITY_GROUP_ID,
+                "--dataproc-service-account-id", DATAPROC_SA_ID] if stack_config else ["--cluster-id", CLUSTER_ID])
     out = subprocess.run(
         ["npx", "--no-install", "ts-node", "scripts/airflow-pipeline-config.ts", "--bucket", BUCKET,
-         "--mlflow-uri", mlflow_uri, "--mlflow-password-secret", MLFLOW_SECRET_ID, "--cluster-id", CLUSTER_ID],
-        cwd=REPO, capture_output=True, text=True, env=dict(os.environ, YC_MLOPS_CONFIG=""))
+         "--mlflow-uri", mlflow_uri, "--mlflow-password-secret", MLFLOW_SECRET_ID, *cluster],
+        cwd=REPO, capture_output=True, text=True, env=dict(os.environ, YC_MLOPS_CONFIG=str(stack_config or "")))
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -243,3 +249,82 @@ def test_a_job_failing_on_the_cluster_fails_its_task_with_the_jobs_error(cloud):
     assert errors[-1] in section, section[-4000:]
     assert f"failed: {errors[-1]}" in section  # the task's error names it too
     assert any(c.method.endswith("JobService/ListLog") for c in cloud.api.calls)
+
+
+# ---------------------------------------------------------------------------------------------
+# dataproc.lifecycle: the tasks around the steps, in a run whose step fails on the cluster (nothing
+# landed for EMPTY_DATE: generate is marked done, save_to_hdfs fails; no retries)
+
+def cluster_calls(api, since: int) -> list[tuple[str, str]]:
+    """(method, cluster id) of the cluster and job calls the service accepted, in order."""
+    out = []
+    for c in api.calls[since:]:
+        verb = c.method.rsplit("/", 1)[-1]
+        if c.code != "OK" or verb not in ("Start", "Stop", "Create", "Delete"):
+            continue
+        kind = "Job" if "JobService" in c.method else "Cluster"
+        out.append((f"{kind}.{verb}", c.request.get("cluster_id") or c.request.get("name", "")))
+    return out
+
+
+def run_failing_on_the_cluster(cloud, config: Path, name: str, setup: str, teardown: str) -> None:
+    """`dags test` of EMPTY_DATE with generate marked done: save_to_hdfs fails on the cluster, the run
+    fails, and the setup, the teardown and the check after it succeed."""
+    rc, log = dags_test(cloud.env, config, cloud.work / "logs" / f"{name}.log",
+                        "--mark-success-pattern", "^generate$", date=EMPTY_DATE)
+    assert rc != 0
+    states = final_states(log)
+    assert states.get("save_to_hdfs") == "failed", states
+    assert {states.get(t) for t in (setup, teardown, "cluster_released")} == {"success"}, states
+
+
+def test_stop_between_runs_starts_the_cluster_and_stops_it_after_a_failed_step(cloud):
+    from yandex.cloud.dataproc.v1 import cluster_pb2
+
+    cloud.api.set_status(CLUSTER_ID, cluster_pb2.Cluster.STOPPED)
+    config = cloud.config_with("pipeline-stop-between-runs.json", retries=0, cluster_lifecycle="stop-between-runs")
+    since = len(cloud.api.calls)
+    try:
+        run_failing_on_the_cluster(cloud, config, "stop-between-runs", "start_cluster", "stop_cluster")
+        # Start ... the job ... Stop, in that order, on the stack's cluster; it is stopped at the end
+        assert cluster_calls(cloud.api, since) == [
+            ("Cluster.Start", CLUSTER_ID), ("Job.Create", CLUSTER_ID), ("Cluster.Stop", CLUSTER_ID)]
+        assert cloud.api.clusters[CLUSTER_ID].status == cluster_pb2.Cluster.STOPPED
+    finally:
+        cloud.api.set_status(CLUSTER_ID, cluster_pb2.Cluster.RUNNING)
+
+
+def test_per_run_creates_a_cluster_for_the_run_and_deletes_it_after_a_failed_step(cloud):
+    from fraud_jobs import pipeline_spec
+
+    # the stack's config with dataproc.lifecycle per-run, rendered by the stack's code
+    stack_config = json.loads((REPO / "config.example.json").read_text())
+    stack_config["dataproc"]["lifecycle"] = "per-run"
+    stack_config_path = cloud.work / "stack-per-run.json"
+    stack_config_path.write_text(json.dumps(stack_config))
+    rendered = json.loads(render_pipeline_config(cloud.mlflow_uri, stack_config_path))
+    assert rendered["cluster_lifecycle"] == "per-run" and "dataproc_cluster_id" not in rendered, rendered
+    spec = rendered["dataproc_cluster"]
+    cloud.api.folders.add(spec["folder_id"])  # the user's folder, where the runs' clusters go
+    config = cloud.work / "pipeline-per-run.json"
+    config.write_text(json.dumps({**rendered, "retries": 0}))
+    since = len(cloud.api.calls)
+    run_failing_on_the_cluster(cloud, config, "per-run", "create_cluster", "delete_cluster")
+
+    creates = [c for c in cloud.api.calls_of("ClusterService/Create")[-1:] if c.code == "OK"]
+    assert creates, cluster_calls(cloud.api, since)
+    request = creates[0].request
+    assert request["name"].startswith(spec["name_prefix"] + "-")
+    # the stack's network, account, bucket and image
+    assert request["config_spec"]["subclusters_spec"][0]["subnet_id"] == SUBNET_ID
+    assert request["security_group_ids"] == [SECURITY_GROUP_ID]
+    assert request["service_account_id"] == DATAPROC_SA_ID
+    assert request["bucket"] == BUCKET and request["config_spec"]["version_id"] == spec["image_version"]
+    (cluster_id,) = {c.request["cluster_id"] for c in cloud.api.calls[since:]
+                     if c.method.endswith("JobService/Create")}
+    # Create ... the job on that cluster ... Delete, in that order; no cluster of the run is left
+    assert cluster_calls(cloud.api, since) == [
+        ("Cluster.Create", request["name"]), ("Job.Create", cluster_id), ("Cluster.Delete", cluster_id)]
+    assert cluster_id not in cloud.api.clusters
+    assert not [c for c in cloud.api.clusters.values() if c.name.startswith(spec["name_prefix"])]
+    assert pipeline_spec.PipelineConfig.from_mapping(rendered).raw_root == "hdfs:///user/fraud"
