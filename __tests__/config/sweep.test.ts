@@ -52,6 +52,7 @@ const FIELDS: Record<string, Kind> = {
   "postgres.deletionProtection": { kind: "bool" },
   "postgres.backupRetainPeriodDays": { kind: "int", min: 7, max: 60 },
   ...Object.fromEntries(Object.entries(VM).flatMap(([k, v]) => [[`mlflowVm.${k}`, v], [`airflowVm.${k}`, v]])),
+  "dataproc.lifecycle": { kind: "string" },
   "dataproc.imageVersion": { kind: "string" },
   "dataproc.masterResourcePreset": { kind: "string" },
   "dataproc.masterDiskSizeGb": { kind: "int", min: 20, max: 4096 },

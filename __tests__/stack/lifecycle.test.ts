@@ -81,7 +81,10 @@ describe.each(["always-on", "stop-between-runs", "per-run"] as const)("dataproc.
     it("hands the DAG the cluster the stack would have made: its network, account, bucket, image and presets", () => {
       const c = config.dataproc_cluster;
       expect(c.subnet_id).toBe(ref("yandex_vpc_subnet", onlyName(json, "yandex_vpc_subnet")));
-      expect(c.security_group_ids).toEqual([ref("yandex_vpc_security_group", onlyName(json, "yandex_vpc_security_group"))]);
+      // the cluster's own group (Network: the cluster, whose code may be anyone's, is kept apart)
+      const groups = Object.entries<any>(resourcesOf(json, "yandex_vpc_security_group")).filter(([, g]) => g.name === "fraud-dataproc");
+      expect(groups).toHaveLength(1);
+      expect(c.security_group_ids).toEqual([ref("yandex_vpc_security_group", groups[0][0])]);
       expect(c.service_account_id).toBe(ref("yandex_iam_service_account", dataprocSa));
       expect(c.bucket).toBe(ref("yandex_storage_bucket", onlyName(json, "yandex_storage_bucket"), "bucket"));
       expect(c).toEqual(expect.objectContaining({
