@@ -39,6 +39,7 @@ BAD_BY_FLAG = {
     "--date": BAD_DATES,
     "--landing-root": BAD_ROOTS,
     "--data-root": BAD_ROOTS,
+    "--raw-root": BAD_ROOTS,
     "--mlflow-uri": BAD_MLFLOW_URIS,
     "--experiment": BAD_NAMES,
     "--registered-model": BAD_NAMES,
