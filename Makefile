@@ -1,5 +1,5 @@
 # The two entry points; everything they need is installed by the scripts they call.
-.PHONY: demo test synth bindings
+.PHONY: demo test synth bindings upgrade
 
 demo:            ## run the whole pipeline locally (Spark local mode, local MLflow, airflow dags test)
 	bash scripts/demo.sh
@@ -12,3 +12,6 @@ synth:           ## synthesize the Terraform JSON into cdktf.out/
 
 bindings:        ## rebuild the provider, re-extract its schema, regenerate .gen/
 	bash scripts/regenerate-bindings.sh
+
+upgrade:         ## pin MLFLOW= PYSPARK= AIRFLOW= AIRFLOW_PROVIDERS_YANDEX= in versions.json, re-lock everything
+	bash scripts/upgrade.sh $(MAKEOVERRIDES)
