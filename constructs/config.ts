@@ -12,6 +12,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { FLEET, VERSIONS_FILE } from "./fleet-versions";
 
 /** Availability zones a new resource can be placed in (`ru-central1-c` is being shut down). */
 export const ZONES = ["ru-central1-a", "ru-central1-b", "ru-central1-d"] as const;
@@ -56,14 +57,18 @@ export interface VmConfig {
   readonly coreFraction: number;
   readonly diskSizeGb: number;
   readonly diskType: string;
-  /** Image family in the `standard-images` folder. */
+  /**
+   * Image family in the `standard-images` folder. The default is the release the boot test boots
+   * (versions.json `vm`); the VM locks are compiled for its Python.
+   */
   readonly imageFamily: string;
   readonly platformId: string;
+  /** A preemptible VM: cheaper, stopped by Yandex at least once a day (the services come back on start). */
   readonly preemptible: boolean;
 }
 
 export interface DataprocConfig {
-  /** Data Proc image version (a prefix: "2.2" picks the newest 2.2.x). */
+  /** Data Proc image version (a prefix: "2.2" picks the newest 2.2.x); default from versions.json. */
   readonly imageVersion: string;
   readonly masterResourcePreset: string;
   readonly masterDiskSizeGb: number;
@@ -76,18 +81,7 @@ export interface DataprocConfig {
   readonly computeDiskSizeGb: number;
   readonly diskType: string;
   readonly uiProxy: boolean;
-  /** Python packages installed on every node (`pip:` cluster properties), pinned as `name==version`. */
-  readonly pipPackages: readonly string[];
   readonly deletionProtection: boolean;
-}
-
-export interface VersionsConfig {
-  /** MLflow release installed on the MLflow VM. */
-  readonly mlflow: string;
-  /** Airflow 3 release installed on the Airflow VM. */
-  readonly airflow: string;
-  /** apache-airflow-providers-yandex release. */
-  readonly airflowProvidersYandex: string;
 }
 
 /** The validated configuration handed to `MlopsStack`. */
@@ -101,8 +95,12 @@ export interface StackConfig {
   readonly adminCidrs: readonly string[];
   /** Must be true to let `0.0.0.0/0` into `adminCidrs`. */
   readonly allowWorldAdminAccess: boolean;
-  /** OpenSSH public key installed for the VMs' and the Data Proc nodes' login user. */
+  /** OpenSSH public key installed for the VMs' admin and the Data Proc nodes' login user. */
   readonly sshPublicKey: string;
+  /**
+   * The VMs' admin login (sudo, key only). The Data Proc nodes' login is fixed by their image
+   * (`ubuntu`); they get the same key.
+   */
   readonly sshUser: string;
   readonly subnetCidr: string;
   /** Bucket name; globally unique in Object Storage. */
@@ -111,7 +109,6 @@ export interface StackConfig {
   readonly mlflowVm: VmConfig;
   readonly airflowVm: VmConfig;
   readonly dataproc: DataprocConfig;
-  readonly versions: VersionsConfig;
   /** Cron expression or preset for the pipeline DAG. */
   readonly pipelineSchedule: string;
   /** Dotted keys whose value is still a placeholder from the example file (empty = deployable). */
@@ -127,16 +124,22 @@ const VM_DEFAULTS: VmConfig = {
   coreFraction: 100,
   diskSizeGb: 30,
   diskType: "network-ssd",
-  imageFamily: "ubuntu-2404-lts",
+  imageFamily: FLEET.vm.imageFamily,
   platformId: "standard-v3",
   preemptible: false,
 };
+
+/**
+ * The VMs' admin login by default: the Debian image's own default user (cloud.cfg `default_user`),
+ * so cloud-init merges our admin into it and the VM has one admin account, not two.
+ */
+export const DEFAULT_SSH_USER = "debian";
 
 const DEFAULTS = {
   zone: "ru-central1-a",
   namePrefix: "fraud-mlops",
   allowWorldAdminAccess: false,
-  sshUser: "ubuntu",
+  sshUser: DEFAULT_SSH_USER,
   subnetCidr: "10.10.0.0/24",
   pipelineSchedule: "@daily",
   postgres: {
@@ -150,7 +153,7 @@ const DEFAULTS = {
   mlflowVm: VM_DEFAULTS,
   airflowVm: { ...VM_DEFAULTS, memoryGb: 8 } as VmConfig,
   dataproc: {
-    imageVersion: "2.2",
+    imageVersion: FLEET.dataproc.imageVersion,
     masterResourcePreset: "s3-c2-m8",
     masterDiskSizeGb: 40,
     dataResourcePreset: "s3-c4-m16",
@@ -161,21 +164,33 @@ const DEFAULTS = {
     computeDiskSizeGb: 64,
     diskType: "network-ssd",
     uiProxy: true,
-    pipPackages: [] as string[],
     deletionProtection: false,
   } as DataprocConfig,
-  versions: {
-    mlflow: "3.17.2",
-    airflow: "3.3.2",
-    airflowProvidersYandex: "4.6.1",
-  } as VersionsConfig,
 };
 
 const TOP_KEYS = [
   "//", "cloudId", "folderId", "zone", "namePrefix", "adminCidrs", "allowWorldAdminAccess",
   "sshPublicKey", "sshUser", "subnetCidr", "bucketName", "postgres", "mlflowVm", "airflowVm",
-  "dataproc", "versions", "pipelineSchedule",
+  "dataproc", "pipelineSchedule",
 ];
+
+const SECTIONS: Record<string, readonly string[]> = {
+  postgres: Object.keys(DEFAULTS.postgres),
+  mlflowVm: Object.keys(VM_DEFAULTS),
+  airflowVm: Object.keys(VM_DEFAULTS),
+  dataproc: Object.keys(DEFAULTS.dataproc),
+};
+
+/** Every key a config file may set, dotted (`postgres.version`); each one changes the stack. */
+export function configKeys(): string[] {
+  return TOP_KEYS.filter((k) => k !== "//").flatMap((k) => (SECTIONS[k] ? SECTIONS[k].map((s) => `${k}.${s}`) : [k]));
+}
+
+/** Keys earlier versions of this config had, and where their job went. */
+const REMOVED_KEYS: Record<string, string> = {
+  versions: `versions are pinned in ${VERSIONS_FILE} and changed with \`make upgrade MLFLOW=x.y.z\` (README, Versions), which re-locks every environment`,
+  "dataproc.pipPackages": "the cluster installs jobs/requirements-cluster.txt at the versions of jobs/requirements.lock (README, Versions)",
+};
 
 // ---------------------------------------------------------------------------------------------
 // small checkers; each error names the dotted key and shows the value as JSON.
@@ -192,6 +207,8 @@ function fail(key: string, value: unknown, why: string): never {
 
 function rejectUnknownKeys(obj: Json, allowed: readonly string[], where: string): void {
   for (const k of Object.keys(obj)) {
+    const full = where ? `${where}.${k}` : k;
+    if (REMOVED_KEYS[full] !== undefined) throw new ConfigError(`config ${full}: this key was removed: ${REMOVED_KEYS[full]}`);
     if (!allowed.includes(k)) {
       throw new ConfigError(
         `config ${where ? where + "." : ""}${k}: unknown key (known keys: ${allowed.filter((a) => a !== "//").join(", ")})`,
@@ -396,14 +413,6 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   const D = DEFAULTS.dataproc;
   const imageVersion = optString(dp, "imageVersion", D.imageVersion, "dataproc");
   if (!/^2\.\d+(\.\d+)?$/.test(imageVersion)) fail("dataproc.imageVersion", imageVersion, "must be a 2.x image version such as 2.2");
-  const pipRaw = dp.pipPackages ?? D.pipPackages;
-  if (!Array.isArray(pipRaw)) fail("dataproc.pipPackages", pipRaw, "must be a list of name==version strings");
-  const pipPackages = pipRaw.map((p, i) => {
-    if (typeof p !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!-]+$/.test(p)) {
-      fail(`dataproc.pipPackages[${i}]`, p, "must be pinned as name==version");
-    }
-    return p;
-  });
   const dataproc: DataprocConfig = {
     imageVersion,
     masterResourcePreset: optString(dp, "masterResourcePreset", D.masterResourcePreset, "dataproc"),
@@ -416,21 +425,8 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     computeDiskSizeGb: optInt(dp, "computeDiskSizeGb", D.computeDiskSizeGb, 20, 8192, "dataproc"),
     diskType: optString(dp, "diskType", D.diskType, "dataproc"),
     uiProxy: optBool(dp, "uiProxy", D.uiProxy, "dataproc"),
-    pipPackages,
     deletionProtection: optBool(dp, "deletionProtection", D.deletionProtection, "dataproc"),
   };
-
-  const vs = optSection(r, "versions");
-  rejectUnknownKeys(vs, Object.keys(DEFAULTS.versions), "versions");
-  const versions: VersionsConfig = {
-    mlflow: optString(vs, "mlflow", DEFAULTS.versions.mlflow, "versions"),
-    airflow: optString(vs, "airflow", DEFAULTS.versions.airflow, "versions"),
-    airflowProvidersYandex: optString(vs, "airflowProvidersYandex", DEFAULTS.versions.airflowProvidersYandex, "versions"),
-  };
-  for (const [k, v] of Object.entries(versions)) {
-    if (!/^\d+\.\d+\.\d+$/.test(v)) fail(`versions.${k}`, v, "must be an exact release like 1.2.3");
-  }
-  if (!versions.airflow.startsWith("3.")) fail("versions.airflow", versions.airflow, "this stack runs Airflow 3 (api-server, dag-processor); use a 3.x release");
 
   return {
     cloudId,
@@ -447,7 +443,6 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     mlflowVm: readVm(r, "mlflowVm", DEFAULTS.mlflowVm),
     airflowVm: readVm(r, "airflowVm", DEFAULTS.airflowVm),
     dataproc,
-    versions,
     pipelineSchedule: optString(r, "pipelineSchedule", DEFAULTS.pipelineSchedule),
     placeholders,
   };

@@ -1,10 +1,12 @@
 /**
  * Example parameters of the two VMs: the inputs of the snapshot tests, of
  * scripts/render-user-data.ts and so of the boot test. Every id is a made-up PLACEHOLDER; the boot
- * test's Lockbox stand-in serves these secret ids (see `lockboxRefs`).
+ * test's Lockbox stand-in serves these secret ids (see `lockboxRefs`). The admin is the config's
+ * default, so the boot test boots what a default deploy gets.
  */
 import * as fs from "fs";
 import * as path from "path";
+import { DEFAULT_SSH_USER } from "./config";
 import { AirflowHostParams, LockboxEntryRef, MlflowHostParams } from "./host-render";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
@@ -27,7 +29,7 @@ export const EXAMPLE_PG_HOST = "c-placeholder-pg-cluster.rw.mdb.yandexcloud.net"
 
 export const EXAMPLE_MLFLOW: MlflowHostParams = {
   hostname: "mlops-mlflow",
-  adminUser: "mlops",
+  adminUser: DEFAULT_SSH_USER,
   sshPublicKey: EXAMPLE_SSH_KEY,
   pgHost: EXAMPLE_PG_HOST,
   pgDatabase: "mlflow",
@@ -43,7 +45,7 @@ export const EXAMPLE_MLFLOW: MlflowHostParams = {
 export function exampleAirflow(repoRoot: string = REPO_ROOT): AirflowHostParams {
   return {
     hostname: "mlops-airflow",
-    adminUser: "mlops",
+    adminUser: DEFAULT_SSH_USER,
     sshPublicKey: EXAMPLE_SSH_KEY,
     pgHost: EXAMPLE_PG_HOST,
     pgDatabase: "airflow",

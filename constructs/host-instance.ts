@@ -2,6 +2,7 @@ import { Construct } from "constructs";
 import { ComputeInstance } from "../.gen/providers/yandex/compute-instance";
 import { DataYandexComputeImage } from "../.gen/providers/yandex/data-yandex-compute-image";
 import { escapeTerraformTemplate } from "../cloud-init/terraform-escape";
+import { FLEET } from "./fleet-versions";
 
 /** Where and how big a VM is; shared by MlflowServerProps and AirflowHostProps. */
 export interface HostInstanceProps {
@@ -20,8 +21,9 @@ export interface HostInstanceProps {
    */
   readonly imageId?: string;
   /**
-   * Image family used when `imageId` is not given.
-   * @default "ubuntu-2404-lts"
+   * Image family used when `imageId` is not given. The default is the release the boot test boots
+   * and the VM locks are compiled for (versions.json `vm.imageFamily`).
+   * @default "debian-12"
    */
   readonly imageFamily?: string;
   /**
@@ -52,6 +54,11 @@ export interface HostInstanceProps {
    */
   readonly diskType?: string;
   /**
+   * Preemptible: cheaper; Yandex stops it at least once a day (a start brings the services back).
+   * @default false
+   */
+  readonly preemptible?: boolean;
+  /**
    * Give the VM a public IPv4 address (users reach nginx on 443 through it; the SG limits who).
    * @default true
    */
@@ -77,7 +84,7 @@ export function createHostInstance(scope: Construct, p: HostInstanceProps, userD
   checkSizes(p);
   const imageId =
     p.imageId ??
-    new DataYandexComputeImage(scope, "Image", { family: p.imageFamily ?? "ubuntu-2404-lts", folderId: "standard-images" }).id;
+    new DataYandexComputeImage(scope, "Image", { family: p.imageFamily ?? FLEET.vm.imageFamily, folderId: "standard-images" }).id;
   return new ComputeInstance(scope, "Instance", {
     name: p.name,
     hostname: p.name,
@@ -87,6 +94,7 @@ export function createHostInstance(scope: Construct, p: HostInstanceProps, userD
     serviceAccountId: p.serviceAccountId,
     resources: { cores: p.cores ?? 2, memory: p.memoryGb ?? 4, coreFraction: p.coreFraction ?? 100 },
     bootDisk: { initializeParams: { imageId, size: p.diskSizeGb ?? 20, type: p.diskType ?? "network-ssd" } },
+    schedulingPolicy: p.preemptible ? { preemptible: true } : undefined,
     networkInterface: [{ subnetId: p.subnetId, nat: p.publicIp ?? true, securityGroupIds: [p.securityGroupId] }],
     // user-data only: the admin's SSH key is in it too (ssh-keys metadata would add a second path)
     metadata: { "user-data": escapeTerraformTemplate(userData) },

@@ -5,6 +5,7 @@
  */
 import { HostFile, HostSpec } from "../cloud-init/host-spec";
 import { renderCloudConfig } from "../cloud-init/render";
+import { FLEET } from "./fleet-versions";
 import { readUnitsFile, renderTemplate } from "./host-templates";
 
 /** One entry of a Lockbox secret: the VM reads it at boot with its service account. */
@@ -155,7 +156,8 @@ export const DEFAULT_ENDPOINTS = {
   YC_STORAGE_ENDPOINT: "https://storage.yandexcloud.net",
 } as const;
 
-const PACKAGES = ["python3-venv", "nginx", "apache2-utils", "openssl", "curl", "ca-certificates"];
+// Debian package names; `sudo` for the admin's sudo rule (a minimal image may not have it)
+const PACKAGES = ["python3-venv", "nginx", "apache2-utils", "openssl", "curl", "ca-certificates", "sudo"];
 const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 
 function fail(host: string, what: string, value: unknown): never {
@@ -232,6 +234,8 @@ function bootScript(template: string, data: Record<string, unknown>): string {
     htpasswdPath: HTPASSWD_PATH,
     tlsCertPath: TLS_CERT_PATH,
     tlsKeyPath: TLS_KEY_PATH,
+    // the CPython minor the VM locks are compiled for
+    lockPython: FLEET.python,
     ...data,
   });
 }

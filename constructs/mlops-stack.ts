@@ -9,6 +9,7 @@ import { AirflowHost } from "./airflow-host";
 import { ArtifactStorage, S3_ENDPOINT, S3_REGION } from "./artifact-storage";
 import { StackConfig } from "./config";
 import { DataprocCluster } from "./dataproc-cluster";
+import { clusterPipPackages } from "./fleet-versions";
 import { JobCode } from "./job-code";
 import { MlflowBackend } from "./mlflow-backend";
 import { MlflowServer } from "./mlflow-server";
@@ -146,7 +147,7 @@ export class MlopsStack extends TerraformStack {
       computeDiskSizeGb: cfg.dataproc.computeDiskSizeGb,
       diskType: cfg.dataproc.diskType,
       uiProxy: cfg.dataproc.uiProxy,
-      pipPackages: cfg.dataproc.pipPackages,
+      pipPackages: clusterPipPackages(props.jobsDir),
       deletionProtection: cfg.dataproc.deletionProtection,
       labels,
     });
@@ -172,6 +173,7 @@ export class MlopsStack extends TerraformStack {
       coreFraction: vm.coreFraction,
       diskSizeGb: vm.diskSizeGb,
       diskType: vm.diskType,
+      preemptible: vm.preemptible,
       labels,
       adminUser: cfg.sshUser,
       sshPublicKey: cfg.sshPublicKey,

@@ -5,6 +5,7 @@ leak of any of them into logs is detectable and cannot be a coincidence.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -25,6 +26,9 @@ import pytest
 from harness import BootedHost
 from probes import report, endpoints_env, is_loopback, unconditional_yandex_addresses
 from standins import CloudApiStandIn, PostgresStandIn, S3StandIn
+
+# versions.json: the release the VMs boot (and so this test) and the Python the locks are made for
+FLEET = json.loads((Path(__file__).resolve().parents[2] / "versions.json").read_text())
 
 # Ports the rendered hosts use on the (shared) loopback: nginx and the apps behind it.
 HOST_PORTS = {"mlflow": [443, 5000], "airflow": [443, 8080]}
@@ -228,3 +232,18 @@ def first_boot(rh: RenderedHost, timeout: float) -> None:
     rh.facts = rh.host.wait_for_cloud_init(timeout=timeout)
     rh.boot_seconds = time.monotonic() - t0
     report(f"{rh.name}: first boot to cloud-init done in {rh.boot_seconds:.0f} s")
+
+
+def python_minor(rh: RenderedHost, exe: str = "python3") -> str:
+    """The X.Y of a Python inside the booted host."""
+    return rh.host.run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]).stdout.strip()
+
+
+def check_release_and_python(rh: RenderedHost, venv_python: str) -> None:
+    """The booted root is the release of the VMs' default image family, and the host's venv runs
+    the Python every lock is compiled for."""
+    os_release = parse_env_file(rh.host.read("/etc/os-release"))
+    assert f"{os_release['ID']}-{os_release['VERSION_ID']}" == FLEET["vm"]["imageFamily"], os_release
+    assert os_release["VERSION_CODENAME"] == FLEET["vm"]["debianSuite"], os_release
+    assert python_minor(rh) == FLEET["vm"]["python"] == FLEET["python"]
+    assert python_minor(rh, venv_python) == FLEET["python"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from probes import report, YANDEX_HOST_RE, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
-from rendered import boot_rendered, first_boot, stop_rendered
+from rendered import boot_rendered, check_release_and_python, first_boot, stop_rendered
 
 BOOT_TIMEOUT = float(os.environ.get("BOOT_AIRFLOW_TIMEOUT", "2400"))
 DAG_FILE = "fraud_pipeline.py"
@@ -54,6 +54,10 @@ def test_every_shipped_unit_is_active(airflow_host):
     assert set(LONG_RUNNING) | {MIGRATE} == set(airflow_host.units), airflow_host.units
     states = {u: airflow_host.host.unit_state(u) for u in airflow_host.units + ["nginx.service"]}
     assert all(s == "active" for s in states.values()), states
+
+
+def test_boots_the_vms_release_and_runs_airflow_on_the_fleets_python(airflow_host):
+    check_release_and_python(airflow_host, "/opt/airflow/venv/bin/python")
 
 
 def test_boot_script_used_only_loopback_standins(airflow_host):

@@ -1,0 +1,79 @@
+import "cdktf/lib/testing/adapters/jest";
+import { ConfigError, configKeys, validateConfig } from "../../constructs/config";
+import { deployableRawConfig, synthStack } from "./fixtures";
+
+/**
+ * No dead config: every key a user can set changes the synthesized stack. Each case sets one key to
+ * another valid value, synthesizes, and compares with the stack of the unchanged config.
+ */
+const OTHER_VALUE: Record<string, unknown> = {
+  cloudId: "b1gcloud111111111111",
+  folderId: "b1gfolder11111111111",
+  zone: "ru-central1-b",
+  namePrefix: "other",
+  adminCidrs: ["93.184.217.0/24"],
+  sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3n8Xo1bq7m2Qh5sYk0eW4tV9cR6pLzA8dF2gH1jK3L other@example",
+  sshUser: "ops",
+  subnetCidr: "10.20.0.0/24",
+  bucketName: "other-bucket-name",
+  pipelineSchedule: "@hourly",
+  "postgres.version": "17",
+  "postgres.resourcePreset": "s3-c4-m16",
+  "postgres.diskSizeGb": 40,
+  "postgres.diskType": "network-hdd",
+  "postgres.backupWindowStartHour": 3,
+  "postgres.deletionProtection": true,
+  "dataproc.imageVersion": "2.2.9",
+  "dataproc.masterResourcePreset": "s3-c4-m16",
+  "dataproc.masterDiskSizeGb": 60,
+  "dataproc.dataResourcePreset": "s3-c8-m32",
+  "dataproc.dataDiskSizeGb": 200,
+  "dataproc.dataHostsCount": 2,
+  "dataproc.computeMaxHostsCount": 3,
+  "dataproc.computeResourcePreset": "s3-c8-m32",
+  "dataproc.computeDiskSizeGb": 100,
+  "dataproc.diskType": "network-hdd",
+  "dataproc.uiProxy": false,
+  "dataproc.deletionProtection": true,
+  ...Object.fromEntries(["mlflowVm", "airflowVm"].flatMap((vm) => [
+    [`${vm}.cores`, 4],
+    [`${vm}.memoryGb`, 16],
+    [`${vm}.coreFraction`, 50],
+    [`${vm}.diskSizeGb`, 50],
+    [`${vm}.diskType`, "network-hdd"],
+    [`${vm}.imageFamily`, "debian-12-custom"],
+    [`${vm}.platformId`, "standard-v2"],
+    [`${vm}.preemptible`, true],
+  ])),
+};
+/** Keys that do not set a value but unlock one: tested by what they let through. */
+const GATES = ["allowWorldAdminAccess"];
+
+/** The deployable config with one dotted key set. */
+function withKey(key: string, value: unknown): Record<string, unknown> {
+  const raw = deployableRawConfig();
+  const [section, field] = key.split(".");
+  if (field === undefined) return { ...raw, [key]: value };
+  return { ...raw, [section]: { ...((raw[section] as Record<string, unknown>) ?? {}), [field]: value } };
+}
+
+describe("config keys", () => {
+  const base = synthStack(validateConfig(deployableRawConfig())).text;
+
+  it("has a case for every key", () => {
+    expect([...Object.keys(OTHER_VALUE), ...GATES].sort()).toEqual(configKeys().sort());
+  });
+
+  it.each(Object.entries(OTHER_VALUE))("%s changes the synthesized stack", (key, value) => {
+    const config = validateConfig(withKey(key, value));
+    expect(synthStack(config).text).not.toBe(base);
+  });
+
+  it("allowWorldAdminAccess is what lets 0.0.0.0/0 reach SSH and HTTPS", () => {
+    const world = { ...deployableRawConfig(), adminCidrs: ["0.0.0.0/0"] };
+    expect(() => validateConfig(world)).toThrow(ConfigError);
+    const { json } = synthStack(validateConfig({ ...world, allowWorldAdminAccess: true }));
+    const group = Object.values<any>(json.resource.yandex_vpc_security_group)[0];
+    expect(group.ingress.filter((r: any) => (r.v4_cidr_blocks ?? []).includes("0.0.0.0/0")).map((r: any) => r.port).sort()).toEqual([22, 443]);
+  });
+});
