@@ -24,6 +24,28 @@ from pathlib import Path
 LOOPBACK = "127.0.0.1"
 TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
 PAYLOAD_RE = re.compile(r"^/lockbox/v1/secrets/([^/]+)/payload$")
+# a refused token as the REST APIs answer it: HTTP status and body (google.rpc code + message)
+REFUSALS_HTTP = {
+    "UNAUTHENTICATED": (401, {"code": 16, "message": "Unauthenticated"}),
+    "PERMISSION_DENIED": (403, {"code": 7, "message": "Permission denied"}),
+}
+
+
+def issue_loopback_tls(folder: Path, ca_name: str) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for IP 127.0.0.1 signed by it, made with openssl in
+    `folder`: returns (ca.crt, server.crt, server.key); the key is mode 0600."""
+    def ossl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    ca_crt, ca_key = folder / "ca.crt", folder / "ca.key"
+    crt, key, csr, san = folder / "server.crt", folder / "server.key", folder / "server.csr", folder / "san.ext"
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ca_name}",
+         "-keyout", str(ca_key), "-out", str(ca_crt))
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={LOOPBACK}", "-keyout", str(key), "-out", str(csr))
+    san.write_text(f"subjectAltName=IP:{LOOPBACK}\n")
+    ossl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
+         "-days", "2", "-extfile", str(san), "-out", str(crt))
+    key.chmod(0o600)
+    return ca_crt, crt, key
 
 
 def free_port() -> int:
@@ -38,6 +60,8 @@ class CloudApiStandIn:
 
     `secrets_by_id` maps a Lockbox secret id to its entries ({key: textValue}). Every request is
     recorded in `requests` (method, path, status) so a test can prove the host really asked.
+    `token` is the IAM token the metadata endpoint issues; the other Yandex Cloud API stand-ins
+    (Lockbox here, the gRPC API in dataproc_standin.py) accept only it (`check_bearer`).
     """
 
     secrets_by_id: dict[str, dict[str, str]]
@@ -45,6 +69,13 @@ class CloudApiStandIn:
     files: dict[str, bytes] = field(default_factory=dict)
     token: str = field(default_factory=lambda: "t1.standin-" + secrets.token_hex(16))
     requests: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def check_bearer(self, authorization: str) -> str | None:
+        """None when `authorization` is `Bearer <the issued token>`; else why it is refused:
+        UNAUTHENTICATED (no bearer token) or PERMISSION_DENIED (a token this service never issued)."""
+        if not authorization.startswith("Bearer "):
+            return "UNAUTHENTICATED"
+        return None if authorization[len("Bearer "):] == self.token else "PERMISSION_DENIED"
 
     def start(self) -> "CloudApiStandIn":
         standin = self
@@ -82,11 +113,9 @@ class CloudApiStandIn:
                                             "token_type": "Bearer"})
                 m = PAYLOAD_RE.match(path)
                 if m:
-                    auth = self.headers.get("Authorization", "")
-                    if not auth.startswith("Bearer "):
-                        return self._send(401, {"code": 16, "message": "Unauthenticated"})
-                    if auth[len("Bearer "):] != standin.token:
-                        return self._send(403, {"code": 7, "message": "Permission denied"})
+                    refused = standin.check_bearer(self.headers.get("Authorization", ""))
+                    if refused:
+                        return self._send(*REFUSALS_HTTP[refused])
                     entries = standin.secrets_by_id.get(m.group(1))
                     if entries is None:
                         return self._send(404, {"code": 5, "message": f"Secret {m.group(1)} not found"})
@@ -178,21 +207,15 @@ class PostgresStandIn:
 
     def _make_tls(self, data: Path) -> None:
         """A throw-away CA and a server certificate for 127.0.0.1; TCP connections must use TLS."""
-        d = self.datadir
-        def ossl(*args: str) -> None:
-            subprocess.run(["openssl", *args], check=True, capture_output=True)
-        ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=boot-test PG stand-in CA",
-             "-keyout", str(d / "ca.key"), "-out", str(d / "ca.crt"))
-        ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-             "-keyout", str(data / "server.key"), "-out", str(d / "server.csr"))
-        (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-        ossl("x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.crt"), "-CAkey", str(d / "ca.key"),
-             "-CAcreateserial", "-days", "2", "-extfile", str(d / "san.ext"), "-out", str(data / "server.crt"))
-        for f in ("server.key", "server.crt"):
+        tls = self.datadir / "tls"
+        tls.mkdir()
+        ca, crt, key = issue_loopback_tls(tls, "boot-test PG stand-in CA")
+        for f, target in ((crt, "server.crt"), (key, "server.key")):
+            shutil.move(f, data / target)
             if os.geteuid() == 0:
-                shutil.chown(data / f, "nobody")
+                shutil.chown(data / target, "nobody")
         (data / "server.key").chmod(0o600)
-        self.ca_pem = (d / "ca.crt").read_text()
+        self.ca_pem = ca.read_text()
         with open(data / "postgresql.conf", "a") as conf:
             conf.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
         (data / "pg_hba.conf").write_text(

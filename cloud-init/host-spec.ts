@@ -37,6 +37,8 @@ export interface HostSpec {
   readonly hostname: string;
   /** Debian/Ubuntu package names installed before `commands` run. */
   readonly packages: readonly string[];
+  /** HTTPS mirrors apt is pointed at before the packages are installed (cloud-init `apt:`). */
+  readonly aptMirrors: { readonly primary: string; readonly security: string };
   readonly systemUsers: readonly SystemUser[];
   readonly admins: readonly AdminUser[];
   /** Files written at the start of the first boot (units, scripts, configs: never secrets). */

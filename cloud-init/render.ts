@@ -23,6 +23,12 @@ export function validateHostSpec(spec: HostSpec): void {
   for (const c of spec.commands) {
     if (c.length === 0) throw new Error(`host ${spec.hostname}: empty command`);
   }
+  for (const uri of [spec.aptMirrors.primary, spec.aptMirrors.security]) {
+    // HTTPS only: the security group has no egress on port 80 to the internet
+    if (!/^https:\/\/[A-Za-z0-9.-]+(\/[A-Za-z0-9._/-]*)?$/.test(uri)) {
+      throw new Error(`host ${spec.hostname}: apt mirror ${JSON.stringify(uri)} must be an https:// URL`);
+    }
+  }
 }
 
 function writeFile(f: HostFile): Record<string, unknown> {
@@ -56,6 +62,11 @@ export function renderCloudConfig(spec: HostSpec): string {
       })),
     ],
     ssh_pwauth: false,
+    // rewritten before package_update: the images' own sources use plain HTTP
+    apt: {
+      primary: [{ arches: ["default"], uri: spec.aptMirrors.primary }],
+      security: [{ arches: ["default"], uri: spec.aptMirrors.security }],
+    },
     package_update: true,
     packages: [...spec.packages],
     write_files: spec.files.map(writeFile),

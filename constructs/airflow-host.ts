@@ -1,4 +1,5 @@
 import { Construct } from "constructs";
+import { DataResource } from "cdktf";
 import { ComputeInstance } from "../.gen/providers/yandex/compute-instance";
 import { createHostInstance, HostInstanceProps } from "./host-instance";
 import { readDagSources } from "./host-examples";
@@ -25,6 +26,8 @@ export interface AirflowHostProps
  */
 export class AirflowHost extends Construct {
   public readonly instance: ComputeInstance;
+  /** The hash of the rendered spec that replaces the VM when it changes. */
+  public readonly spec: DataResource;
   public readonly rendered: RenderedHost;
   public readonly privateIp: string;
   public readonly publicIp: string;
@@ -32,7 +35,7 @@ export class AirflowHost extends Construct {
   constructor(scope: Construct, id: string, props: AirflowHostProps) {
     super(scope, id);
     this.rendered = renderAirflowHost({ ...props, hostname: props.name, ...readDagSources(props.repoRoot) });
-    this.instance = createHostInstance(this, props, this.rendered.userData);
+    ({ instance: this.instance, spec: this.spec } = createHostInstance(this, props, this.rendered.userData));
     this.privateIp = this.instance.networkInterface.get(0).ipAddress;
     this.publicIp = this.instance.networkInterface.get(0).natIpAddress;
   }

@@ -1,11 +1,14 @@
 import { Construct } from "constructs";
-import { Lazy } from "cdktf";
+import { Lazy, TerraformResource } from "cdktf";
 import { IamServiceAccount } from "../.gen/providers/yandex/iam-service-account";
 import { IamServiceAccountStaticAccessKey } from "../.gen/providers/yandex/iam-service-account-static-access-key";
+import { KmsSymmetricKey } from "../.gen/providers/yandex/kms-symmetric-key";
+import { KmsSymmetricKeyIamMember } from "../.gen/providers/yandex/kms-symmetric-key-iam-member";
 import { LockboxSecret } from "../.gen/providers/yandex/lockbox-secret";
 import { LockboxSecretIamMember } from "../.gen/providers/yandex/lockbox-secret-iam-member";
 import { StorageBucket } from "../.gen/providers/yandex/storage-bucket";
 import { StorageBucketIamBinding } from "../.gen/providers/yandex/storage-bucket-iam-binding";
+import { s3aUri } from "./pipeline-config";
 import { LOCKBOX_PAYLOAD_VIEWER } from "./secrets";
 
 /** Object Storage's S3 endpoint and region (what boto3 / MLflow / Spark's s3a need). */
@@ -14,6 +17,10 @@ export const S3_REGION = "ru-central1";
 
 /** Bucket role that reads, writes and deletes objects (no ACL or bucket-settings changes). */
 export const BUCKET_READ_WRITE_ROLE = "storage.editor";
+/** Key role that encrypts and decrypts with the key (what every reader and writer of the bucket needs). */
+export const KMS_ENCRYPTER_DECRYPTER_ROLE = "kms.keys.encrypterDecrypter";
+/** How often KMS makes a new version of the bucket key (old versions still decrypt what they encrypted). */
+export const KMS_KEY_ROTATION_PERIOD = "8760h";
 
 export interface ArtifactStorageProps {
   readonly namePrefix: string;
@@ -21,13 +28,33 @@ export interface ArtifactStorageProps {
   /** Bucket name, globally unique in Object Storage. */
   readonly bucketName: string;
   /**
-   * Keep old object versions (lets you recover an overwritten model or dataset).
+   * Keep overwritten and deleted objects as noncurrent versions (an overwritten model, report or
+   * dataset can be restored).
    *
-   * @default false
+   * @default true
    */
   readonly versioning?: boolean;
   /**
-   * Let `terraform destroy` delete a bucket that still holds objects.
+   * Days a noncurrent version is kept before a lifecycle rule deletes it (with `versioning`).
+   *
+   * @default 30
+   */
+  readonly noncurrentVersionExpirationDays?: number;
+  /**
+   * Encrypt every object with a KMS key this construct creates; every account granted with
+   * `grantReadWrite` may use the key, no other.
+   *
+   * @default true
+   */
+  readonly kmsEncryption?: boolean;
+  /**
+   * Refuse to delete the KMS key (objects encrypted with a deleted key can never be read again).
+   *
+   * @default true
+   */
+  readonly keyDeletionProtection?: boolean;
+  /**
+   * Let `terraform destroy` delete a bucket that still holds objects (every version of them).
    *
    * @default false
    */
@@ -64,6 +91,11 @@ export class ArtifactStorage extends Construct {
   public readonly readWriteBinding: StorageBucketIamBinding;
   /** The static key (written into Lockbox by Yandex when this resource is created). */
   public readonly s3Key: IamServiceAccountStaticAccessKey;
+  /** The KMS key that encrypts the bucket's objects (absent with `kmsEncryption: false`). */
+  public readonly encryptionKey?: KmsSymmetricKey;
+  /** What the static key's account needs before MLflow can use the bucket (binding, key grant). */
+  public readonly s3UserAccessGrants: readonly TerraformResource[];
+  private readonly keyUsers = new Map<string, KmsSymmetricKeyIamMember>();
   private readonly keySecret: LockboxSecret;
   private readonly readWriteMembers: string[] = [];
   private readonly keyReaders = new Map<string, LockboxSecretIamMember>();
@@ -80,25 +112,55 @@ export class ArtifactStorage extends Construct {
     });
     this.s3ServiceAccountId = s3User.id;
 
+    const versioning = props.versioning ?? true;
+    const noncurrentDays = props.noncurrentVersionExpirationDays ?? 30;
+    if (!Number.isInteger(noncurrentDays) || noncurrentDays < 1) {
+      throw new Error(`artifact storage: noncurrentVersionExpirationDays must be a whole number of days >= 1, got ${JSON.stringify(noncurrentDays)}`);
+    }
+    if (props.kmsEncryption ?? true) {
+      this.encryptionKey = new KmsSymmetricKey(this, "Key", {
+        name: `${props.namePrefix}-bucket`,
+        folderId: props.folderId,
+        description: `encrypts the objects of bucket ${props.bucketName}`,
+        defaultAlgorithm: "AES_256",
+        rotationPeriod: KMS_KEY_ROTATION_PERIOD,
+        deletionProtection: props.keyDeletionProtection ?? true,
+        labels,
+      });
+    }
+
     this.bucket = new StorageBucket(this, "Resource", {
       bucket: props.bucketName,
       folderId: props.folderId,
       // no ACL (deprecated in the provider; buckets are private by default): access is the IAM
       // binding below, and anonymous access is switched off explicitly.
       forceDestroy: props.forceDestroy ?? false,
-      versioning: { enabled: props.versioning ?? false },
+      versioning: { enabled: versioning },
+      // an overwritten or deleted object stays recoverable for noncurrentDays, then goes; delete
+      // markers left with no version behind them are removed too.
+      lifecycleRule: versioning
+        ? [{
+            id: "expire-noncurrent-versions",
+            enabled: true,
+            noncurrentVersionExpiration: { days: noncurrentDays },
+            expiration: { expiredObjectDeleteMarker: true },
+          }]
+        : undefined,
+      serverSideEncryptionConfiguration: this.encryptionKey
+        ? { rule: { applyServerSideEncryptionByDefault: { kmsMasterKeyId: this.encryptionKey.id, sseAlgorithm: "aws:kms" } } }
+        : undefined,
       anonymousAccessFlags: { read: false, list: false, configRead: false },
       tags: labels,
     });
     this.bucketName = this.bucket.bucket;
 
     // one authoritative binding: exactly the accounts granted below can write the bucket.
-    this.readWriteMembers.push(`serviceAccount:${s3User.id}`);
     this.readWriteBinding = new StorageBucketIamBinding(this, "ReadWrite", {
       bucket: this.bucket.bucket,
       role: BUCKET_READ_WRITE_ROLE,
       members: Lazy.listValue({ produce: () => [...this.readWriteMembers] }),
     });
+    this.s3UserAccessGrants = this.grantReadWrite(s3User.id, "s3");
 
     this.keySecret = new LockboxSecret(this, "S3KeySecret", {
       name: `${props.namePrefix}-s3-key`,
@@ -120,10 +182,30 @@ export class ArtifactStorage extends Construct {
     });
   }
 
-  /** Lets a service account read and write the bucket's objects (`storage.editor` on this bucket only). */
-  public grantReadWrite(serviceAccountId: string): void {
+  /**
+   * Lets a service account read and write the bucket's objects: `storage.editor` on this bucket only,
+   * and with encryption the use of its key (objects cannot be read or written without it).
+   *
+   * @param readerId construct-id suffix of the key grant (one per account)
+   * @returns the grants the account's first use of the bucket must wait for
+   */
+  public grantReadWrite(serviceAccountId: string, readerId: string): TerraformResource[] {
     const member = `serviceAccount:${serviceAccountId}`;
     if (!this.readWriteMembers.includes(member)) this.readWriteMembers.push(member);
+    const grants: TerraformResource[] = [this.readWriteBinding];
+    if (this.encryptionKey) {
+      let keyUser = this.keyUsers.get(readerId);
+      if (!keyUser) {
+        keyUser = new KmsSymmetricKeyIamMember(this, `KeyUser-${readerId}`, {
+          symmetricKeyId: this.encryptionKey.id,
+          role: KMS_ENCRYPTER_DECRYPTER_ROLE,
+          member,
+        });
+        this.keyUsers.set(readerId, keyUser);
+      }
+      grants.push(keyUser);
+    }
+    return grants;
   }
 
   /** Lets a service account read the S3 static key from Lockbox. */
@@ -141,7 +223,7 @@ export class ArtifactStorage extends Construct {
 
   /** `s3a://<bucket>/<key>` (Spark) for a key inside the bucket. */
   public s3aUri(key: string): string {
-    return `s3a://${this.bucketName}/${key.replace(/^\/+/, "")}`;
+    return s3aUri(this.bucketName, key);
   }
 
   /** `s3://<bucket>/<key>` (MLflow, boto3) for a key inside the bucket. */

@@ -12,7 +12,11 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { airflowScheduleProblem } from "./airflow-schedule";
+import { APT_DISTROS, aptMirrorsFor } from "./apt-mirrors";
 import { FLEET, VERSIONS_FILE } from "./fleet-versions";
+import { RemoteStateConfig, STATE_LOCK_TABLE, STATE_OBJECT_KEY, stateBucketName } from "./state-backend";
+import { sshPublicKeyProblem } from "./ssh-key";
 
 /** Availability zones a new resource can be placed in (`ru-central1-c` is being shut down). */
 export const ZONES = ["ru-central1-a", "ru-central1-b", "ru-central1-d"] as const;
@@ -47,7 +51,20 @@ export interface PostgresConfig {
   readonly diskType: string;
   /** Hour (UTC, 0-23) the daily backup starts. */
   readonly backupWindowStartHour: number;
+  /** Days Managed PostgreSQL keeps its automatic backups (7-60). */
+  readonly backupRetainPeriodDays: number;
+  /** Refuse to delete the cluster and its databases (default: on, unless `destroyDeletesData`). */
   readonly deletionProtection: boolean;
+}
+
+/** The artifact bucket's data protection. */
+export interface StorageConfig {
+  /** Keep overwritten and deleted objects as noncurrent versions. */
+  readonly versioning: boolean;
+  /** Days a noncurrent version is kept before it expires (with versioning). */
+  readonly noncurrentVersionExpirationDays: number;
+  /** Encrypt objects with a KMS key the stack creates. */
+  readonly kmsEncryption: boolean;
 }
 
 export interface VmConfig {
@@ -68,7 +85,11 @@ export interface VmConfig {
 }
 
 export interface DataprocConfig {
-  /** Data Proc image version (a prefix: "2.2" picks the newest 2.2.x); default from versions.json. */
+  /**
+   * Data Proc image version; the default is versions.json `dataproc.imageVersion`, pinned (what the
+   * tests run: Python 3.11, Spark 3.5); a prefix such as "2.2" takes the newest 2.2.x. Below 2.2.5
+   * the image's Python is 3.8, which mlflow 3 does not support.
+   */
   readonly imageVersion: string;
   readonly masterResourcePreset: string;
   readonly masterDiskSizeGb: number;
@@ -93,7 +114,7 @@ export interface StackConfig {
   readonly namePrefix: string;
   /** Who may reach 22 and 443 from the internet. */
   readonly adminCidrs: readonly string[];
-  /** Must be true to let `0.0.0.0/0` into `adminCidrs`. */
+  /** Must be true to let `adminCidrs` cover more than a /8 (`MAX_ADMIN_ADDRESSES`), e.g. `0.0.0.0/0`. */
   readonly allowWorldAdminAccess: boolean;
   /** OpenSSH public key installed for the VMs' admin and the Data Proc nodes' login user. */
   readonly sshPublicKey: string;
@@ -109,7 +130,18 @@ export interface StackConfig {
   readonly mlflowVm: VmConfig;
   readonly airflowVm: VmConfig;
   readonly dataproc: DataprocConfig;
-  /** Cron expression or preset for the pipeline DAG. */
+  readonly storage: StorageConfig;
+  /**
+   * `cdktf destroy` deletes everything, data included: the bucket with every object version, the
+   * PostgreSQL cluster and its databases, the KMS key. Off by default: destroy then keeps them.
+   */
+  readonly destroyDeletesData: boolean;
+  /**
+   * Keep the Terraform state in Object Storage, locked in YDB (see constructs/state-backend.ts);
+   * undefined = a local state file in terraform-state/ (the default, for a first try).
+   */
+  readonly stateBackend?: RemoteStateConfig;
+  /** Cron expression or preset for the pipeline DAG, as Airflow 3.3.2 accepts it (`airflowScheduleProblem`). */
   readonly pipelineSchedule: string;
   /** Dotted keys whose value is still a placeholder from the example file (empty = deployable). */
   readonly placeholders: readonly string[];
@@ -148,7 +180,10 @@ const DEFAULTS = {
     diskSizeGb: 20,
     diskType: "network-ssd",
     backupWindowStartHour: 1,
-    deletionProtection: false,
+    // Yandex's own default and minimum
+    backupRetainPeriodDays: 7,
+    // the default follows destroyDeletesData (see validateConfig)
+    deletionProtection: true,
   } as PostgresConfig,
   mlflowVm: VM_DEFAULTS,
   airflowVm: { ...VM_DEFAULTS, memoryGb: 8 } as VmConfig,
@@ -164,21 +199,32 @@ const DEFAULTS = {
     computeDiskSizeGb: 64,
     diskType: "network-ssd",
     uiProxy: true,
+    // off: the cluster holds only what the pipeline rebuilds from the bucket (HDFS working data), and
+    // a change that recreates the cluster (image version, services) must not be refused
     deletionProtection: false,
   } as DataprocConfig,
+  storage: {
+    versioning: true,
+    noncurrentVersionExpirationDays: 30,
+    kmsEncryption: true,
+  } as StorageConfig,
+  destroyDeletesData: false,
 };
 
 const TOP_KEYS = [
   "//", "cloudId", "folderId", "zone", "namePrefix", "adminCidrs", "allowWorldAdminAccess",
   "sshPublicKey", "sshUser", "subnetCidr", "bucketName", "postgres", "mlflowVm", "airflowVm",
-  "dataproc", "pipelineSchedule",
+  "dataproc", "storage", "pipelineSchedule", "destroyDeletesData", "stateBackend",
 ];
+const STATE_BACKEND_KEYS = ["bucket", "key", "documentApiEndpoint", "lockTable"];
 
 const SECTIONS: Record<string, readonly string[]> = {
   postgres: Object.keys(DEFAULTS.postgres),
   mlflowVm: Object.keys(VM_DEFAULTS),
   airflowVm: Object.keys(VM_DEFAULTS),
   dataproc: Object.keys(DEFAULTS.dataproc),
+  storage: Object.keys(DEFAULTS.storage),
+  stateBackend: STATE_BACKEND_KEYS,
 };
 
 /** Every key a config file may set, dotted (`postgres.version`); each one changes the stack. */
@@ -231,6 +277,18 @@ function optString(obj: Json, key: string, dflt: string, where = ""): string {
   const v = obj[key];
   if (v === undefined) return dflt;
   if (typeof v !== "string" || v === "") fail(where ? `${where}.${key}` : key, v, "must be a non-empty string");
+  return v;
+}
+
+/**
+ * A Yandex Cloud name taken as is by the provider (resource preset, disk type, platform, image
+ * family): lower-case letters, digits, '.', '-', '_', at most 63 characters.
+ */
+function optCloudName(obj: Json, key: string, dflt: string, where = ""): string {
+  const v = optString(obj, key, dflt, where);
+  if (!/^[a-z][a-z0-9._-]{0,62}$/.test(v)) {
+    fail(where ? `${where}.${key}` : key, v, "must be a Yandex Cloud name: a-z, 0-9, '.', '_', '-', starting with a letter, at most 63 characters");
+  }
   return v;
 }
 
@@ -296,8 +354,33 @@ function inCidr(inner: string, outer: string): boolean {
 
 const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 
-const SSH_KEY_RE =
-  /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
+/**
+ * The most address space `adminCidrs` may cover, together, without `allowWorldAdminAccess`: one /8
+ * (16,777,216 addresses, 1/256 of IPv4). The largest blocks ever allocated to a single organisation
+ * are /8s, so no admin network needs more; a list that covers more opens SSH and HTTPS to a large
+ * part of the internet, whatever its text (`0.0.0.0/1` + `128.0.0.0/1` is the whole internet).
+ */
+export const MAX_ADMIN_ADDRESSES = 2 ** 24;
+
+/** How many IPv4 addresses the CIDRs cover together (overlaps counted once). */
+export function addressesCovered(cidrs: readonly string[]): number {
+  const ranges = cidrs
+    .map((c) => parseCidr(c)!)
+    .map(({ address, prefix }) => {
+      const start = (address & maskOf(prefix)) >>> 0;
+      return [start, start + 2 ** (32 - prefix)] as const; // [start, end)
+    })
+    .sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let reached = 0; // everything below this address is counted
+  for (const [start, end] of ranges) {
+    if (end > reached) {
+      total += end - Math.max(start, reached);
+      reached = end;
+    }
+  }
+  return total;
+}
 
 function isPlaceholder(value: string): boolean {
   return value.toUpperCase().includes(PLACEHOLDER_MARKER);
@@ -308,14 +391,18 @@ function readVm(raw: Json, key: string, dflt: VmConfig): VmConfig {
   rejectUnknownKeys(s, Object.keys(VM_DEFAULTS), key);
   const coreFraction = optInt(s, "coreFraction", dflt.coreFraction, 5, 100, key);
   if (![5, 20, 50, 100].includes(coreFraction)) fail(`${key}.coreFraction`, coreFraction, "must be 5, 20, 50 or 100");
+  const imageFamily = optCloudName(s, "imageFamily", dflt.imageFamily, key);
+  if (!aptMirrorsFor(imageFamily)) {
+    fail(`${key}.imageFamily`, imageFamily, `must be a ${APT_DISTROS.join(" or ")} family such as debian-12 or ubuntu-2404-lts (the hosts use apt, systemd and cloud-init)`);
+  }
   return {
     cores: optInt(s, "cores", dflt.cores, 2, 96, key),
     memoryGb: optInt(s, "memoryGb", dflt.memoryGb, 1, 640, key),
     coreFraction,
     diskSizeGb: optInt(s, "diskSizeGb", dflt.diskSizeGb, 10, 4096, key),
-    diskType: optString(s, "diskType", dflt.diskType, key),
-    imageFamily: optString(s, "imageFamily", dflt.imageFamily, key),
-    platformId: optString(s, "platformId", dflt.platformId, key),
+    diskType: optCloudName(s, "diskType", dflt.diskType, key),
+    imageFamily,
+    platformId: optCloudName(s, "platformId", dflt.platformId, key),
     preemptible: optBool(s, "preemptible", dflt.preemptible, key),
   };
 }
@@ -370,19 +457,26 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     }
     if (DOCUMENTATION_CIDRS.some((d) => inCidr(c, d))) placeholders.push(`adminCidrs[${i}]`);
   });
+  // decided by the address space covered, not by the text: any split of the internet is caught too
+  const covered = addressesCovered(adminCidrs);
+  if (covered > MAX_ADMIN_ADDRESSES && !allowWorldAdminAccess) {
+    fail("adminCidrs", adminCidrs,
+      `together cover ${covered.toLocaleString("en-US")} addresses (${(covered / 2 ** 32 * 100).toFixed(2)}% of IPv4), ` +
+      `more than a /8 (${MAX_ADMIN_ADDRESSES.toLocaleString("en-US")}); that opens SSH and HTTPS to a large part of the internet. ` +
+      "List your own networks, or set allowWorldAdminAccess: true if you really mean it");
+  }
 
   const sshPublicKey = requiredString(r, "sshPublicKey").trim();
   if (isPlaceholder(sshPublicKey)) placeholders.push("sshPublicKey");
-  if (!SSH_KEY_RE.test(sshPublicKey)) {
-    fail("sshPublicKey", sshPublicKey.length > 60 ? sshPublicKey.slice(0, 60) + "..." : sshPublicKey,
-      "is not an OpenSSH public key (expected e.g. 'ssh-ed25519 AAAA... comment'); a private key must never go here");
-  }
+  const keyProblem = sshPublicKeyProblem(sshPublicKey);
+  if (keyProblem) fail("sshPublicKey", sshPublicKey.length > 60 ? sshPublicKey.slice(0, 60) + "..." : sshPublicKey, keyProblem);
   const sshUser = optString(r, "sshUser", DEFAULTS.sshUser);
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sshUser) || sshUser === "root") {
     fail("sshUser", sshUser, "must be a non-root Linux user name");
   }
 
-  const subnetCidr = checkCidr("subnetCidr", r.subnetCidr ?? DEFAULTS.subnetCidr);
+  // `?? default` would take an explicit null for "use the default": only a missing key is
+  const subnetCidr = checkCidr("subnetCidr", r.subnetCidr === undefined ? DEFAULTS.subnetCidr : r.subnetCidr);
   const subnetPrefix = parseCidr(subnetCidr)!.prefix;
   if (subnetPrefix < 16 || subnetPrefix > 28) fail("subnetCidr", subnetCidr, "a Yandex subnet must be from /16 to /28");
   if (!PRIVATE_RANGES.some((p) => inCidr(subnetCidr, p))) {
@@ -395,38 +489,96 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   }
   if (isPlaceholder(bucketName)) placeholders.push("bucketName");
 
+  // the one switch that lets `cdktf destroy` delete data; protection defaults follow it, and an
+  // explicit protection that contradicts it is refused rather than silently overridden.
+  const destroyDeletesData = optBool(r, "destroyDeletesData", DEFAULTS.destroyDeletesData);
+  const protection = (section: Json, where: string, dflt: boolean): boolean => {
+    const value = optBool(section, "deletionProtection", destroyDeletesData ? false : dflt, where);
+    if (value && destroyDeletesData) {
+      fail(`${where}.deletionProtection`, value, "contradicts destroyDeletesData: true (which makes cdktf destroy delete everything); drop one of them");
+    }
+    return value;
+  };
+
   const pg = optSection(r, "postgres");
   rejectUnknownKeys(pg, Object.keys(DEFAULTS.postgres), "postgres");
   const pgVersion = optString(pg, "version", DEFAULTS.postgres.version, "postgres");
   if (!["15", "16", "17", "18"].includes(pgVersion)) fail("postgres.version", pgVersion, "must be one of 15, 16, 17, 18");
   const postgres: PostgresConfig = {
     version: pgVersion,
-    resourcePreset: optString(pg, "resourcePreset", DEFAULTS.postgres.resourcePreset, "postgres"),
+    resourcePreset: optCloudName(pg, "resourcePreset", DEFAULTS.postgres.resourcePreset, "postgres"),
     diskSizeGb: optInt(pg, "diskSizeGb", DEFAULTS.postgres.diskSizeGb, 10, 4096, "postgres"),
-    diskType: optString(pg, "diskType", DEFAULTS.postgres.diskType, "postgres"),
+    diskType: optCloudName(pg, "diskType", DEFAULTS.postgres.diskType, "postgres"),
     backupWindowStartHour: optInt(pg, "backupWindowStartHour", DEFAULTS.postgres.backupWindowStartHour, 0, 23, "postgres"),
-    deletionProtection: optBool(pg, "deletionProtection", DEFAULTS.postgres.deletionProtection, "postgres"),
+    // Managed PostgreSQL keeps automatic backups for 7 to 60 days
+    backupRetainPeriodDays: optInt(pg, "backupRetainPeriodDays", DEFAULTS.postgres.backupRetainPeriodDays, 7, 60, "postgres"),
+    deletionProtection: protection(pg, "postgres", DEFAULTS.postgres.deletionProtection),
   };
 
   const dp = optSection(r, "dataproc");
   rejectUnknownKeys(dp, Object.keys(DEFAULTS.dataproc), "dataproc");
   const D = DEFAULTS.dataproc;
   const imageVersion = optString(dp, "imageVersion", D.imageVersion, "dataproc");
-  if (!/^2\.\d+(\.\d+)?$/.test(imageVersion)) fail("dataproc.imageVersion", imageVersion, "must be a 2.x image version such as 2.2");
+  const image = /^2\.(\d+)(?:\.(\d+))?$/.exec(imageVersion);
+  if (!image) fail("dataproc.imageVersion", imageVersion, "must be a 2.x image version such as 2.2.9");
+  // the jobs need Python >= 3.10 (mlflow 3): 2.0 and 2.1 have Python 3.8; 3.11 is documented from 2.2.5
+  const [minor, patch] = [Number(image[1]), image[2] === undefined ? Infinity : Number(image[2])];
+  if (minor < 2 || (minor === 2 && patch < 5)) {
+    fail("dataproc.imageVersion", imageVersion, "must be 2.2.5 or later (Python 3.11; images 2.0 and 2.1 have Python 3.8, which mlflow 3 does not support)");
+  }
   const dataproc: DataprocConfig = {
     imageVersion,
-    masterResourcePreset: optString(dp, "masterResourcePreset", D.masterResourcePreset, "dataproc"),
+    masterResourcePreset: optCloudName(dp, "masterResourcePreset", D.masterResourcePreset, "dataproc"),
     masterDiskSizeGb: optInt(dp, "masterDiskSizeGb", D.masterDiskSizeGb, 20, 4096, "dataproc"),
-    dataResourcePreset: optString(dp, "dataResourcePreset", D.dataResourcePreset, "dataproc"),
+    dataResourcePreset: optCloudName(dp, "dataResourcePreset", D.dataResourcePreset, "dataproc"),
     dataDiskSizeGb: optInt(dp, "dataDiskSizeGb", D.dataDiskSizeGb, 20, 8192, "dataproc"),
     dataHostsCount: optInt(dp, "dataHostsCount", D.dataHostsCount, 1, 32, "dataproc"),
     computeMaxHostsCount: optInt(dp, "computeMaxHostsCount", D.computeMaxHostsCount, 0, 100, "dataproc"),
-    computeResourcePreset: optString(dp, "computeResourcePreset", D.computeResourcePreset, "dataproc"),
+    computeResourcePreset: optCloudName(dp, "computeResourcePreset", D.computeResourcePreset, "dataproc"),
     computeDiskSizeGb: optInt(dp, "computeDiskSizeGb", D.computeDiskSizeGb, 20, 8192, "dataproc"),
-    diskType: optString(dp, "diskType", D.diskType, "dataproc"),
+    diskType: optCloudName(dp, "diskType", D.diskType, "dataproc"),
     uiProxy: optBool(dp, "uiProxy", D.uiProxy, "dataproc"),
-    deletionProtection: optBool(dp, "deletionProtection", D.deletionProtection, "dataproc"),
+    deletionProtection: protection(dp, "dataproc", D.deletionProtection),
   };
+
+  const st = optSection(r, "storage");
+  rejectUnknownKeys(st, Object.keys(DEFAULTS.storage), "storage");
+  const storage: StorageConfig = {
+    versioning: optBool(st, "versioning", DEFAULTS.storage.versioning, "storage"),
+    noncurrentVersionExpirationDays: optInt(st, "noncurrentVersionExpirationDays", DEFAULTS.storage.noncurrentVersionExpirationDays, 1, 3650, "storage"),
+    kmsEncryption: optBool(st, "kmsEncryption", DEFAULTS.storage.kmsEncryption, "storage"),
+  };
+  if (st.noncurrentVersionExpirationDays !== undefined && !storage.versioning) {
+    fail("storage.noncurrentVersionExpirationDays", st.noncurrentVersionExpirationDays, "has no effect with storage.versioning: false; drop it or turn versioning on");
+  }
+
+  let stateBackend: RemoteStateConfig | undefined;
+  if (r.stateBackend !== undefined) {
+    const sb = optSection(r, "stateBackend");
+    rejectUnknownKeys(sb, STATE_BACKEND_KEYS, "stateBackend");
+    const endpoint = requiredString(sb, "documentApiEndpoint", "stateBackend");
+    // e.g. https://docapi.serverless.yandexcloud.net/ru-central1/b1g.../etn... (output of yc-mlops-state)
+    if (!/^https:\/\/docapi\.serverless\.yandexcloud\.net\/[a-z0-9-]+\/[a-z0-9]+\/[a-z0-9]+$/.test(endpoint)) {
+      fail("stateBackend.documentApiEndpoint", endpoint, "is not a YDB Document API endpoint (https://docapi.serverless.yandexcloud.net/<region>/<cloud>/<database>; see the state_backend output of yc-mlops-state)");
+    }
+    const bucket = optString(sb, "bucket", stateBucketName(namePrefix, folderId), "stateBackend");
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes("..")) {
+      fail("stateBackend.bucket", bucket, "must be 3-63 characters of a-z, 0-9, '.', '-', starting and ending with a letter or digit");
+    }
+    const key = optString(sb, "key", STATE_OBJECT_KEY, "stateBackend");
+    if (!/^[A-Za-z0-9][A-Za-z0-9._\/-]{0,1023}$/.test(key) || key.split("/").includes("..")) {
+      fail("stateBackend.key", key, "must be an object key of letters, digits, '.', '_', '-' and '/'");
+    }
+    const lockTable = optString(sb, "lockTable", STATE_LOCK_TABLE, "stateBackend");
+    if (!/^[A-Za-z0-9_.-]{3,255}$/.test(lockTable)) {
+      fail("stateBackend.lockTable", lockTable, "must be 3-255 letters, digits, '_', '.' or '-' (a DynamoDB table name)");
+    }
+    stateBackend = { bucket, key, documentApiEndpoint: endpoint, lockTable };
+  }
+
+  const pipelineSchedule = optString(r, "pipelineSchedule", DEFAULTS.pipelineSchedule);
+  const scheduleProblem = airflowScheduleProblem(pipelineSchedule);
+  if (scheduleProblem) fail("pipelineSchedule", pipelineSchedule, scheduleProblem);
 
   return {
     cloudId,
@@ -443,7 +595,10 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     mlflowVm: readVm(r, "mlflowVm", DEFAULTS.mlflowVm),
     airflowVm: readVm(r, "airflowVm", DEFAULTS.airflowVm),
     dataproc,
-    pipelineSchedule: optString(r, "pipelineSchedule", DEFAULTS.pipelineSchedule),
+    storage,
+    destroyDeletesData,
+    pipelineSchedule,
+    stateBackend,
     placeholders,
   };
 }

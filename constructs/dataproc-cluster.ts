@@ -23,9 +23,10 @@ export interface DataprocClusterProps {
   /** OpenSSH public key(s) for the nodes' `ubuntu` user. */
   readonly sshPublicKeys: readonly string[];
   /**
-   * Image version (a prefix: "2.2" picks the newest 2.2.x; 2.2 carries Spark 3.5, like the tests).
+   * Image version: 2.2.9 has Python 3.11.10 and Spark 3.5.6 (the tests run Python 3.11 and Spark 3.5);
+   * a prefix such as "2.2" picks the newest 2.2.x.
    *
-   * @default "2.2"
+   * @default "2.2.9"
    */
   readonly imageVersion?: string;
   /**
@@ -206,7 +207,7 @@ export class DataprocCluster extends Construct {
       deletionProtection: props.deletionProtection ?? false,
       labels,
       clusterConfig: {
-        versionId: props.imageVersion ?? "2.2",
+        versionId: props.imageVersion ?? "2.2.9",
         hadoop: {
           services: [...DATAPROC_SERVICES],
           properties,

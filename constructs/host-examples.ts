@@ -6,8 +6,11 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { aptMirrorsFor } from "./apt-mirrors";
 import { DEFAULT_SSH_USER } from "./config";
+import { FLEET } from "./fleet-versions";
 import { AirflowHostParams, LockboxEntryRef, MlflowHostParams } from "./host-render";
+import { airflowPipelineConfig, JOBS_PREFIX, s3aUri } from "./pipeline-config";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -24,13 +27,16 @@ export function readDagSources(repoRoot: string = REPO_ROOT): { dagFiles: Record
 
 const ref = (secretId: string, key = "password"): LockboxEntryRef => ({ secretId, key });
 
-export const EXAMPLE_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPLACEHOLDERPLACEHOLDERPLACEHOLDERPLACEHOLD example@placeholder";
+export const EXAMPLE_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPLACEHOLDERPLACEHOLDERPLACEHOLDERPLACEHOLD0 example@placeholder";
 export const EXAMPLE_PG_HOST = "c-placeholder-pg-cluster.rw.mdb.yandexcloud.net";
+/** The boot test boots the examples on the default release's root, so they use its mirrors. */
+export const EXAMPLE_APT_MIRRORS = aptMirrorsFor(FLEET.vm.imageFamily)!;
 
 export const EXAMPLE_MLFLOW: MlflowHostParams = {
   hostname: "mlops-mlflow",
   adminUser: DEFAULT_SSH_USER,
   sshPublicKey: EXAMPLE_SSH_KEY,
+  aptMirrors: EXAMPLE_APT_MIRRORS,
   pgHost: EXAMPLE_PG_HOST,
   pgDatabase: "mlflow",
   pgUser: "mlflow",
@@ -47,6 +53,7 @@ export function exampleAirflow(repoRoot: string = REPO_ROOT): AirflowHostParams 
     hostname: "mlops-airflow",
     adminUser: DEFAULT_SSH_USER,
     sshPublicKey: EXAMPLE_SSH_KEY,
+    aptMirrors: EXAMPLE_APT_MIRRORS,
     pgHost: EXAMPLE_PG_HOST,
     pgDatabase: "airflow",
     pgUser: "airflow",
@@ -56,16 +63,38 @@ export function exampleAirflow(repoRoot: string = REPO_ROOT): AirflowHostParams 
     jwtSecret: ref("e6qplaceholderjwt"),
     apiSecretKey: ref("e6qplaceholderapikey"),
     folderId: "b1gplaceholderfolder",
-    pipelineConfig: {
-      backend: "dataproc",
+    // what the stack writes, for placeholder endpoints
+    pipelineConfig: airflowPipelineConfig({
       schedule: "@daily",
-      landing_root: "s3a://placeholder-mlops-bucket/landing",
-      data_root: "hdfs:///user/fraud",
-      mlflow_tracking_uri: "https://mlops-mlflow.ru-central1.internal",
-      jobs_uri: "s3a://placeholder-mlops-bucket/jobs/",
-      dataproc_cluster_id: "c9qplaceholdercluster",
-      yandex_connection_id: "yandexcloud_default",
-    },
+      bucket: EXAMPLE_MLFLOW.bucket,
+      mlflowTrackingUri: "https://mlops-mlflow.ru-central1.internal",
+      mlflowJobPasswordSecretId: "e6qplaceholdermlflowjobs",
+      jobsUri: s3aUri(EXAMPLE_MLFLOW.bucket, JOBS_PREFIX),
+      dataprocClusterId: "c9qplaceholdercluster",
+    }),
     ...readDagSources(repoRoot),
   };
 }
+
+/**
+ * The same two VMs after a day-two change of their spec (the boot test delivers it the way a deploy
+ * does: a new VM from this user-data replaces the old one, against the same database, bucket and
+ * Lockbox): a changed schedule, a web user added and one removed, a changed unit setting.
+ */
+export const EXAMPLE_DAY_TWO = {
+  mlflow: (): MlflowHostParams => ({
+    ...EXAMPLE_MLFLOW,
+    // `jobs` removed, `analyst` added
+    additionalWebUsers: [{ name: "analyst", password: ref("e6qplaceholdermlflowanalyst") }],
+    workers: 2,
+  }),
+  airflow: (repoRoot: string = REPO_ROOT): AirflowHostParams => {
+    const v1 = exampleAirflow(repoRoot);
+    return {
+      ...v1,
+      additionalWebUsers: [{ name: "viewer", password: ref("e6qplaceholderairflowviewer") }],
+      pipelineConfig: { ...v1.pipelineConfig, schedule: "30 4 * * *" },
+      apiWorkers: 2,
+    };
+  },
+};

@@ -1,6 +1,12 @@
 import { Construct } from "constructs";
+import { DataResource, Fn, TerraformLocal } from "cdktf";
+// renders a bare resource address, which is what Terraform's JSON syntax takes in
+// replace_triggered_by (cdktf 0.21 writes a resource given there as "${...}", which Terraform
+// 1.5 rejects: "Invalid character")
+import { dependable } from "cdktf/lib/tfExpression";
 import { ComputeInstance } from "../.gen/providers/yandex/compute-instance";
 import { DataYandexComputeImage } from "../.gen/providers/yandex/data-yandex-compute-image";
+import { VpcAddress } from "../.gen/providers/yandex/vpc-address";
 import { escapeTerraformTemplate } from "../cloud-init/terraform-escape";
 import { FLEET } from "./fleet-versions";
 
@@ -11,8 +17,8 @@ export interface HostInstanceProps {
   readonly folderId: string;
   readonly zone: string;
   readonly subnetId: string;
-  /** The stack's one shared security group. */
-  readonly securityGroupId: string;
+  /** The VM's security groups (`Network.mlflowSecurityGroupIds` / `airflowSecurityGroupIds`). */
+  readonly securityGroupIds: readonly string[];
   /** Service account the VM runs as (reads its Lockbox secrets with it). */
   readonly serviceAccountId: string;
   /**
@@ -60,6 +66,7 @@ export interface HostInstanceProps {
   readonly preemptible?: boolean;
   /**
    * Give the VM a public IPv4 address (users reach nginx on 443 through it; the SG limits who).
+   * The address is reserved (`yandex_vpc_address`), so a replaced VM keeps it.
    * @default true
    */
   readonly publicIp?: boolean;
@@ -79,13 +86,58 @@ function checkSizes(p: HostInstanceProps): void {
   if (!Number.isInteger(p.diskSizeGb ?? 20) || (p.diskSizeGb ?? 20) < 10) bad("diskSizeGb (at least 10)", p.diskSizeGb);
 }
 
-/** A compute instance configured only by its rendered user-data. */
-export function createHostInstance(scope: Construct, p: HostInstanceProps, userData: string): ComputeInstance {
+/**
+ * The VM's name inside the cloud network: a VM with a `hostname` is `<hostname>.<region>.internal`
+ * (provider docs of `yandex_compute_instance.hostname`). Known at synth time and the same for every
+ * VM that replaces it, unlike its DHCP address.
+ */
+export function internalFqdn(name: string, zone: string): string {
+  const region = /^(.*)-[a-z]$/.exec(zone)?.[1];
+  if (!region) throw new Error(`${name}: cannot tell the region of zone ${JSON.stringify(zone)}`);
+  return `${name}.${region}.internal`;
+}
+
+/** A host VM and what keeps it in step with its rendered spec. */
+export interface HostInstance {
+  readonly instance: ComputeInstance;
+  /**
+   * `terraform_data` holding Terraform's SHA-256 of the user-data with every reference resolved, and
+   * the image it boots; the instance is replaced whenever it changes (`replace_triggered_by`).
+   */
+  readonly spec: DataResource;
+  /** The reserved public address (absent without `publicIp`). */
+  readonly publicAddress?: VpcAddress;
+}
+
+/**
+ * A compute instance configured only by its rendered user-data.
+ *
+ * cloud-init applies user-data once per instance, and the provider updates the `metadata` of a
+ * running VM in place, so a changed spec would never reach the VM. Instead the VM is replaced when
+ * its user-data changes: nothing that matters lives only on its disk (state in PostgreSQL and Object
+ * Storage, secrets in Lockbox), and its public address is reserved, so users keep their URL.
+ */
+export function createHostInstance(scope: Construct, p: HostInstanceProps, userData: string): HostInstance {
   checkSizes(p);
-  const imageId =
-    p.imageId ??
-    new DataYandexComputeImage(scope, "Image", { family: p.imageFamily ?? FLEET.vm.imageFamily, folderId: "standard-images" }).id;
-  return new ComputeInstance(scope, "Instance", {
+  const imageFamily = p.imageFamily ?? FLEET.vm.imageFamily;
+  const imageId = p.imageId ?? new DataYandexComputeImage(scope, "Image", { family: imageFamily, folderId: "standard-images" }).id;
+  // one copy of the user-data in the JSON: the metadata and the hash both read the local.
+  const rendered = new TerraformLocal(scope, "UserData", escapeTerraformTemplate(userData));
+  // the spec also names the image the VM boots: another family (or a pinned image) replaces the VM,
+  // a newer image of the same family does not (ignore_changes below)
+  const spec = new DataResource(scope, "Spec", {
+    input: { user_data_sha256: Fn.sha256(rendered.asString), image: p.imageId ?? `family ${imageFamily}` },
+  });
+  const publicAddress = (p.publicIp ?? true)
+    ? new VpcAddress(scope, "PublicAddress", {
+        name: `${p.name}-public`,
+        folderId: p.folderId,
+        description: `public address of ${p.name} (kept when the VM is replaced)`,
+        externalIpv4Address: { zoneId: p.zone },
+        labels: p.labels,
+      })
+    : undefined;
+  const instance = new ComputeInstance(scope, "Instance", {
     name: p.name,
     hostname: p.name,
     folderId: p.folderId,
@@ -95,12 +147,22 @@ export function createHostInstance(scope: Construct, p: HostInstanceProps, userD
     resources: { cores: p.cores ?? 2, memory: p.memoryGb ?? 4, coreFraction: p.coreFraction ?? 100 },
     bootDisk: { initializeParams: { imageId, size: p.diskSizeGb ?? 20, type: p.diskType ?? "network-ssd" } },
     schedulingPolicy: p.preemptible ? { preemptible: true } : undefined,
-    networkInterface: [{ subnetId: p.subnetId, nat: p.publicIp ?? true, securityGroupIds: [p.securityGroupId] }],
+    networkInterface: [{
+      subnetId: p.subnetId,
+      nat: publicAddress !== undefined,
+      natIpAddress: publicAddress?.externalIpv4Address.address,
+      securityGroupIds: [...p.securityGroupIds],
+    }],
     // user-data only: the admin's SSH key is in it too (ssh-keys metadata would add a second path)
-    metadata: { "user-data": escapeTerraformTemplate(userData) },
+    metadata: { "user-data": rendered.asString },
     allowStoppingForUpdate: true,
     labels: p.labels,
-    // a newer image in the family must not replace a running VM
-    lifecycle: { ignoreChanges: ["boot_disk[0].initialize_params[0].image_id"] },
+    lifecycle: {
+      // a newer image in the family must not replace a running VM
+      ignoreChanges: ["boot_disk[0].initialize_params[0].image_id"],
+      // a changed spec does: the new VM boots from it (the old one is deleted first)
+      replaceTriggeredBy: [dependable(spec)],
+    },
   });
+  return { instance, spec, publicAddress };
 }

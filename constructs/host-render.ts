@@ -4,9 +4,11 @@
  * scripts/render-user-data.ts call them with example values.
  */
 import { HostFile, HostSpec } from "../cloud-init/host-spec";
+import { AptMirrors } from "./apt-mirrors";
 import { renderCloudConfig } from "../cloud-init/render";
 import { FLEET } from "./fleet-versions";
 import { readUnitsFile, renderTemplate } from "./host-templates";
+import { sshPublicKeyProblem } from "./ssh-key";
 
 /** One entry of a Lockbox secret: the VM reads it at boot with its service account. */
 export interface LockboxEntryRef {
@@ -30,6 +32,8 @@ export interface CommonHostParams {
   readonly adminUser: string;
   /** OpenSSH public key of the admin. */
   readonly sshPublicKey: string;
+  /** HTTPS package mirrors of the VM's distribution (`aptMirrorsFor(imageFamily)`). */
+  readonly aptMirrors: AptMirrors;
   /** FQDN of the Managed PostgreSQL cluster (e.g. c-<id>.rw.mdb.yandexcloud.net). */
   readonly pgHost: string;
   /**
@@ -170,10 +174,15 @@ function shellSafe(host: string, key: string, value: string): string {
   return value;
 }
 
+/** A value Terraform fills in at apply time (a cdktf token, e.g. a Connection Manager secret's key). */
+const UNRESOLVED = /^\$\{TfToken\[TOKEN\.\d+\]\}$/;
+
 function refText(host: string, what: string, ref: LockboxEntryRef | undefined): string {
   if (ref === undefined) return "";
-  // ids may be unresolved cdktf tokens at synth time, so only the key's alphabet is checked
-  if (!/^[A-Za-z0-9_.-]+$/.test(ref.key)) fail(host, `Lockbox entry key of ${what} is not [A-Za-z0-9_.-]:`, ref.key);
+  // ids (and Connection Manager's entry keys) may be unresolved cdktf tokens at synth time
+  if (!/^[A-Za-z0-9_.-]+$/.test(ref.key) && !UNRESOLVED.test(ref.key)) {
+    fail(host, `Lockbox entry key of ${what} is not [A-Za-z0-9_.-]:`, ref.key);
+  }
   if (ref.secretId === "" || /[:'\s\\]/.test(ref.secretId)) fail(host, `Lockbox secret id of ${what} is invalid:`, ref.secretId);
   return `${ref.secretId}:${ref.key}`;
 }
@@ -182,9 +191,8 @@ function checkCommon(p: CommonHostParams): void {
   const h = p.hostname;
   if (!/^[a-z][a-z0-9-]{0,62}$/.test(h)) fail("host", "bad hostname", h);
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(p.adminUser)) fail(h, "bad admin user name", p.adminUser);
-  if (!/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( [^\r\n]*)?$/.test(p.sshPublicKey)) {
-    fail(h, "SSH public key is not an OpenSSH public key:", p.sshPublicKey.slice(0, 40));
-  }
+  const keyProblem = sshPublicKeyProblem(p.sshPublicKey);
+  if (keyProblem) fail(h, `SSH public key ${keyProblem}:`, p.sshPublicKey.slice(0, 40));
   const port = p.pgPort ?? 6432;
   if (!Number.isInteger(port) || port < 1 || port > 65535) fail(h, "bad PostgreSQL port", port);
   if (!SSL_MODES.includes(p.pgSslMode ?? "verify-full")) fail(h, "bad PostgreSQL sslmode", p.pgSslMode);
@@ -240,7 +248,33 @@ function bootScript(template: string, data: Record<string, unknown>): string {
   });
 }
 
-function nginxSite(name: string, title: string, port: number, maxBodySize: string): string {
+/** Rules of a basic-auth user whose requests nginx limits (units/nginx/mlflow-jobs-access.json). */
+export interface RestrictedWebUser {
+  readonly user: string;
+  /** Regexes over "METHOD RAW-URI" that are refused even if an allow rule matches. */
+  readonly refuse: readonly { readonly rule: string; readonly why: string }[];
+  /** Regexes over "METHOD RAW-URI" the user may send. */
+  readonly allow: readonly { readonly rule: string; readonly why: string }[];
+}
+
+/** The MLflow `jobs` user's rights: the one place they are written down. */
+export const MLFLOW_JOBS_ACCESS: RestrictedWebUser = JSON.parse(readUnitsFile("nginx/mlflow-jobs-access.json"));
+/** Basic-auth user the Spark jobs log in to MLflow as. */
+export const MLFLOW_JOBS_USER = MLFLOW_JOBS_ACCESS.user;
+
+function checkRestricted(r: RestrictedWebUser): void {
+  if (!/^[A-Za-z0-9_.-]+$/.test(r.user)) throw new Error(`nginx access rules: bad user ${JSON.stringify(r.user)}`);
+  for (const { rule, why } of [...r.refuse, ...r.allow]) {
+    // the rule goes inside a double-quoted nginx string: "^METHOD regex", no quote, no other space
+    if (!/^\^(\[A-Z\]\+|[A-Z]+) \S+$/.test(rule) || rule.includes('"')) {
+      throw new Error(`nginx access rules: rule ${JSON.stringify(rule)} must be "^METHOD <regex>" with no quote or other space`);
+    }
+    if (/[\n\r]/.test(why)) throw new Error(`nginx access rules: the reason of ${JSON.stringify(rule)} is not one line`);
+  }
+}
+
+function nginxSite(name: string, title: string, port: number, maxBodySize: string, restricted?: RestrictedWebUser): string {
+  if (restricted) checkRestricted(restricted);
   return renderTemplate("nginx/site.conf.ejs", {
     name,
     title,
@@ -249,6 +283,7 @@ function nginxSite(name: string, title: string, port: number, maxBodySize: strin
     tlsKey: TLS_KEY_PATH,
     htpasswd: HTPASSWD_PATH,
     maxBodySize,
+    restricted,
   });
 }
 
@@ -265,6 +300,7 @@ function spec(p: CommonHostParams, systemUser: { name: string; home: string; gec
   return {
     hostname: p.hostname,
     packages: PACKAGES,
+    aptMirrors: p.aptMirrors,
     systemUsers: [systemUser],
     admins: [{ name: p.adminUser, sshAuthorizedKeys: [p.sshPublicKey] }],
     files,
@@ -309,7 +345,7 @@ export function renderMlflowHost(p: MlflowHostParams): RenderedHost {
     { path: "/etc/systemd/system/mlflow-server.service", content: renderTemplate("systemd/mlflow-server.service.ejs", {
       user, envFile, venv, port: MLFLOW_PORT, workers,
     }) },
-    { path: NGINX_SITE_STAGED, content: nginxSite("mlflow", "MLflow", MLFLOW_PORT, "2g") },
+    { path: NGINX_SITE_STAGED, content: nginxSite("mlflow", "MLflow", MLFLOW_PORT, "2g", MLFLOW_JOBS_ACCESS) },
     ...commonFiles(),
     { path: BOOT_SCRIPT, permissions: "0750", content: bootScript("boot/mlflow-boot.sh.ejs", {
       hostLabel: "MLflow VM", venv, envFile, baseEnvName, user, units, certKey: MLFLOW_CERT_OBJECT_KEY,
@@ -387,8 +423,10 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
       ["AIRFLOW__CORE__PARALLELISM", "4"],
       ["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", p.startPaused ? "True" : "False"],
       ["AIRFLOW__CORE__EXECUTION_API_SERVER_URL", `http://127.0.0.1:${AIRFLOW_PORT}/execution/`],
-      // nginx's basic auth is the gate (the api-server listens on loopback only). The simple auth
-      // manager would add a second login whose generated password it prints to the journal.
+      // nginx's basic auth is the ONLY gate: whoever has the admin password (a reader of the
+      // <prefix>-airflow-admin Lockbox secret) is an Airflow admin; the api-server listens on
+      // loopback only. The simple auth manager's own login would print its generated password
+      // to the journal, so it is not used.
       ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True"],
       ["AIRFLOW__API__HOST", "127.0.0.1"],
       ["AIRFLOW__API__PORT", String(AIRFLOW_PORT)],

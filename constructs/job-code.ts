@@ -6,6 +6,7 @@ import * as zlib from "zlib";
 import { Construct } from "constructs";
 import { AssetType, TerraformAsset } from "cdktf";
 import { StorageObject } from "../.gen/providers/yandex/storage-object";
+import { JOBS_PREFIX, s3aUri } from "./pipeline-config";
 
 export interface JobCodeProps {
   /** Bucket the code is uploaded to. */
@@ -13,7 +14,8 @@ export interface JobCodeProps {
   /** The repository's `jobs/` folder. */
   readonly jobsDir: string;
   /**
-   * Key prefix inside the bucket (the pipeline config's `jobs_uri` is `s3a://<bucket>/<prefix>`).
+   * Key prefix inside the bucket; each release of the code goes under `<prefix><release>/`, and the
+   * pipeline config's `jobs_uri` is `s3a://<bucket>/<prefix><release>/`.
    *
    * @default "jobs/"
    */
@@ -103,45 +105,59 @@ export function pythonSources(dir: string): string[] {
  * every `jobs/entrypoints/*.py` as its own object (the spark-submit main files), and the
  * `fraud_jobs` package as `fraud_jobs.zip` (passed to Spark as a py-file).
  *
- * The zip is built at synth time, deterministically: the object changes only when the code does.
+ * The zip is built at synth time, deterministically. All objects go under a release folder named
+ * by the hash of their contents: the DAG's config names that folder, so the DAG on the Airflow VM
+ * and the code it submits always come from the same synth, and a code change is a new folder (and
+ * so a new Airflow VM spec) rather than new bytes under names a running DAG already uses.
  */
 export class JobCode extends Construct {
-  /** `s3a://<bucket>/<prefix>`: the pipeline config's `jobs_uri`. */
+  /** `s3a://<bucket>/<prefix><release>/`: the pipeline config's `jobs_uri`. */
   public readonly jobsUri: string;
   /** `s3a://` URI of the package archive. */
   public readonly packageUri: string;
+  /** Content hash of this release of the code (16 hex digits; the folder name). */
+  public readonly release: string;
   /** Object keys uploaded, in order. */
   public readonly objectKeys: readonly string[];
+  /** The uploaded objects (whatever submits jobs with this code depends on them). */
+  public readonly objects: readonly StorageObject[];
 
   constructor(scope: Construct, id: string, props: JobCodeProps) {
     super(scope, id);
-    const prefix = props.keyPrefix ?? "jobs/";
     const entrypointsDir = path.join(props.jobsDir, "entrypoints");
     const packageDir = path.join(props.jobsDir, "fraud_jobs");
     if (!fs.existsSync(packageDir)) throw new Error(`job code: package folder ${packageDir} does not exist`);
 
+    const entrypoints = fs.existsSync(entrypointsDir) ? pythonSources(entrypointsDir).filter((f) => !f.includes("/")) : [];
+    const zip = buildZip(
+      pythonSources(packageDir).map((f) => ({ name: `fraud_jobs/${f}`, data: fs.readFileSync(path.join(packageDir, f)) })),
+    );
+    // the release: names and contents of everything uploaded
+    const release = crypto.createHash("sha256");
+    for (const f of entrypoints) release.update(`entrypoints/${f}\0`).update(fs.readFileSync(path.join(entrypointsDir, f))).update("\0");
+    release.update("fraud_jobs.zip\0").update(zip);
+    this.release = release.digest("hex").slice(0, 16);
+    const prefix = `${props.keyPrefix ?? JOBS_PREFIX}${this.release}/`;
+
     const keys: string[] = [];
+    const objects: StorageObject[] = [];
     const upload = (cid: string, key: string, file: string) => {
       const asset = new TerraformAsset(this, `Asset-${cid}`, { path: file, type: AssetType.FILE });
-      new StorageObject(this, `Object-${cid}`, {
+      objects.push(new StorageObject(this, `Object-${cid}`, {
         bucket: props.bucketName,
         key,
         source: asset.path,
         // the content hash makes Terraform replace the object whenever the file changes.
         sourceHash: asset.assetHash,
         contentType: key.endsWith(".zip") ? "application/zip" : "text/x-python",
-      });
+      }));
       keys.push(key);
     };
 
-    const entrypoints = fs.existsSync(entrypointsDir) ? pythonSources(entrypointsDir).filter((f) => !f.includes("/")) : [];
     for (const f of entrypoints) {
       upload(`entrypoint-${f.replace(/\.py$/, "")}`, `${prefix}entrypoints/${f}`, path.join(entrypointsDir, f));
     }
 
-    const zip = buildZip(
-      pythonSources(packageDir).map((f) => ({ name: `fraud_jobs/${f}`, data: fs.readFileSync(path.join(packageDir, f)) })),
-    );
     // the archive goes to a content-addressed temp file; TerraformAsset copies it into the output.
     const digest = crypto.createHash("sha256").update(zip).digest("hex").slice(0, 16);
     const zipDir = path.join(os.tmpdir(), "yc-mlops-job-code", digest);
@@ -151,7 +167,8 @@ export class JobCode extends Construct {
     upload("package", `${prefix}fraud_jobs.zip`, zipFile);
 
     this.objectKeys = keys;
-    this.jobsUri = `s3a://${props.bucketName}/${prefix}`;
-    this.packageUri = `s3a://${props.bucketName}/${prefix}fraud_jobs.zip`;
+    this.objects = objects;
+    this.jobsUri = s3aUri(props.bucketName, prefix);
+    this.packageUri = s3aUri(props.bucketName, `${prefix}fraud_jobs.zip`);
   }
 }

@@ -1,11 +1,12 @@
 import { Construct } from "constructs";
-import { Fn, Op, TerraformLocal, TerraformOutput, TerraformResource, TerraformStack } from "cdktf";
+import { Fn, LocalBackend, Op, TerraformLocal, TerraformOutput, TerraformResource, TerraformStack } from "cdktf";
 // the same helper cdktf applies to a resource's `dependsOn` config (renders a bare address).
 import { dependable } from "cdktf/lib/tfExpression";
 import { IamServiceAccount } from "../.gen/providers/yandex/iam-service-account";
 import { YandexProvider } from "../.gen/providers/yandex/provider";
-import { ResourcemanagerFolderIamMember } from "../.gen/providers/yandex/resourcemanager-folder-iam-member";
+import { DataprocClusterIamBinding } from "../.gen/providers/yandex/dataproc-cluster-iam-binding";
 import { AirflowHost } from "./airflow-host";
+import { aptMirrorsFor } from "./apt-mirrors";
 import { ArtifactStorage, S3_ENDPOINT, S3_REGION } from "./artifact-storage";
 import { StackConfig } from "./config";
 import { DataprocCluster } from "./dataproc-cluster";
@@ -14,25 +15,31 @@ import { JobCode } from "./job-code";
 import { MlflowBackend } from "./mlflow-backend";
 import { MlflowServer } from "./mlflow-server";
 import { Network } from "./network";
-import { MLFLOW_CERT_OBJECT_KEY } from "./host-render";
+import { airflowPipelineConfig, MLFLOW_JOBS_USER } from "./pipeline-config";
 import { GeneratedSecret, Secrets } from "./secrets";
+import { useRemoteState } from "./state-backend";
 
 /**
- * Folder role of the Airflow VM's service account: per the Data Proc access docs it "enables you to
- * create jobs" (DataprocCreatePysparkJobOperator on the stack's cluster); the DAG neither creates
- * clusters nor attaches service accounts, so no editor role.
+ * Role of the Airflow VM's service account, bound on the stack's cluster only (not the folder): per
+ * the Data Proc access docs it "enables you to create jobs" (DataprocCreatePysparkJobOperator); the
+ * DAG neither creates clusters nor attaches service accounts, so no editor role. Data Proc has
+ * cluster-level access bindings (ClusterService.SetAccessBindings; provider resource
+ * yandex_dataproc_cluster_iam_binding since 0.187.0).
  */
 export const AIRFLOW_DATAPROC_ROLE = "dataproc.user";
-/** Basic-auth user the Spark jobs log in to MLflow as. */
-export const MLFLOW_JOBS_USER = "jobs";
-/** Where the pipeline keeps its data on the cluster (HDFS) and where generate lands it (bucket). */
-export const HDFS_DATA_ROOT = "hdfs:///user/fraud";
+export { HDFS_DATA_ROOT, MLFLOW_JOBS_USER } from "./pipeline-config";
 
 export interface MlopsStackProps {
   /** The validated configuration (see `loadConfig`). */
   readonly config: StackConfig;
   /** The repository's `jobs/` folder (its code is uploaded to the bucket). */
   readonly jobsDir: string;
+  /**
+   * Local state file (absolute path), used when the config names no remote `stateBackend`.
+   *
+   * @default - cdktf's default local backend
+   */
+  readonly localStateFile?: string;
   /**
    * Config file the values came from, named in the placeholder refusal message.
    *
@@ -47,8 +54,9 @@ function bootAfter(resource: TerraformResource, needs: readonly TerraformResourc
 }
 
 /**
- * Everything the platform needs, in one folder, behind ONE security group: network, bucket,
- * secrets, Managed PostgreSQL, the MLflow VM, the Airflow VM and the Data Proc cluster.
+ * Everything the platform needs, in one folder: network, bucket, secrets, Managed PostgreSQL, the
+ * MLflow VM, the Airflow VM and the Data Proc cluster. The VMs and PostgreSQL share one security
+ * group; the cluster, whose code may be anyone's, has its own (see `Network`).
  *
  * Provider credentials never pass through here: the Yandex provider reads `YC_TOKEN` (or a service
  * account key) from its environment; cloud, folder and zone come from the validated config.
@@ -73,12 +81,15 @@ export class MlopsStack extends TerraformStack {
       folderId: cfg.folderId,
       zone: cfg.zone,
     });
+    if (cfg.stateBackend) useRemoteState(this, cfg.stateBackend);
+    else if (props.localStateFile) new LocalBackend(this, { path: props.localStateFile });
 
     this.network = new Network(this, "Network", {
       namePrefix: cfg.namePrefix,
       folderId: cfg.folderId,
       zone: cfg.zone,
       adminCidrs: cfg.adminCidrs,
+      dataprocUiProxy: cfg.dataproc.uiProxy,
       subnetCidr: cfg.subnetCidr,
       labels,
     });
@@ -104,6 +115,12 @@ export class MlopsStack extends TerraformStack {
       namePrefix: cfg.namePrefix,
       folderId: cfg.folderId,
       bucketName: cfg.bucketName,
+      versioning: cfg.storage.versioning,
+      noncurrentVersionExpirationDays: cfg.storage.noncurrentVersionExpirationDays,
+      kmsEncryption: cfg.storage.kmsEncryption,
+      // with destroyDeletesData, destroy empties and deletes the bucket and may delete the key
+      forceDestroy: cfg.destroyDeletesData,
+      keyDeletionProtection: !cfg.destroyDeletesData,
       labels,
     });
 
@@ -113,17 +130,15 @@ export class MlopsStack extends TerraformStack {
       networkId: this.network.networkId,
       subnetId: this.network.subnetId,
       zone: cfg.zone,
-      securityGroupId: this.network.securityGroupId,
-      databases: [
-        { name: "mlflow", password: this.secrets.postgresMlflowPassword },
-        // Airflow's metadata DB lives in the same managed cluster: durable and backed up.
-        { name: "airflow", password: this.secrets.postgresAirflowPassword },
-      ],
+      securityGroupIds: this.network.postgresSecurityGroupIds,
+      // Airflow's metadata DB lives in the same managed cluster: durable and backed up.
+      databases: [{ name: "mlflow" }, { name: "airflow" }],
       postgresVersion: cfg.postgres.version,
       resourcePreset: cfg.postgres.resourcePreset,
       diskSizeGb: cfg.postgres.diskSizeGb,
       diskType: cfg.postgres.diskType,
       backupWindowStartHour: cfg.postgres.backupWindowStartHour,
+      backupRetainPeriodDays: cfg.postgres.backupRetainPeriodDays,
       deletionProtection: cfg.postgres.deletionProtection,
       labels,
     });
@@ -133,7 +148,7 @@ export class MlopsStack extends TerraformStack {
       folderId: cfg.folderId,
       zone: cfg.zone,
       subnetId: this.network.subnetId,
-      securityGroupId: this.network.securityGroupId,
+      securityGroupId: this.network.dataprocSecurityGroupId,
       bucketName: this.storage.bucketName,
       sshPublicKeys: [cfg.sshPublicKey],
       imageVersion: cfg.dataproc.imageVersion,
@@ -153,20 +168,22 @@ export class MlopsStack extends TerraformStack {
     });
     // the cluster reads job code and landing data from the bucket and writes its logs there; the
     // jobs log to MLflow as the `jobs` user, whose password they read from Lockbox.
-    this.storage.grantReadWrite(this.dataproc.serviceAccountId);
+    const dataprocBucketGrants = this.storage.grantReadWrite(this.dataproc.serviceAccountId, "dataproc");
     this.secrets.mlflowJobPassword.grantRead(this.dataproc.serviceAccountId, "dataproc");
 
     this.jobCode = new JobCode(this, "JobCode", { bucketName: this.storage.bucketName, jobsDir: props.jobsDir });
 
     const entry = (s: GeneratedSecret) => ({ secretId: s.secretId, key: s.key });
-    const common = (name: string, vm: StackConfig["mlflowVm"], serviceAccountId: string) => ({
+    const common = (name: string, vm: StackConfig["mlflowVm"], serviceAccountId: string, securityGroupIds: readonly string[]) => ({
       name,
       folderId: cfg.folderId,
       zone: cfg.zone,
       subnetId: this.network.subnetId,
-      securityGroupId: this.network.securityGroupId,
+      securityGroupIds,
       serviceAccountId,
       imageFamily: vm.imageFamily,
+      // the config accepts only families with known HTTPS mirrors
+      aptMirrors: aptMirrorsFor(vm.imageFamily)!,
       platformId: vm.platformId,
       cores: vm.cores,
       memoryGb: vm.memoryGb,
@@ -183,19 +200,21 @@ export class MlopsStack extends TerraformStack {
 
     // MLflow VM: reads its database password, the S3 key and the basic-auth passwords.
     const mlflowSa = this.vmServiceAccount("MlflowVmAccount", `${cfg.namePrefix}-mlflow-vm`, "MLflow VM: reads its Lockbox secrets", cfg.folderId, labels);
-    const mlflowSecrets = [this.secrets.postgresMlflowPassword, this.secrets.mlflowAdminPassword, this.secrets.mlflowJobPassword];
+    const mlflowSecrets = [this.secrets.mlflowAdminPassword, this.secrets.mlflowJobPassword];
+    const mlflowPgPassword = this.postgres.passwords.get("mlflow")!;
     const mlflowBootNeeds: TerraformResource[] = [
       ...mlflowSecrets.flatMap((s) => [s.grantRead(mlflowSa.id, "mlflow-vm"), s.version]),
+      mlflowPgPassword.grantRead(mlflowSa.id, "mlflow-vm"),
       this.storage.grantReadS3Key(mlflowSa.id, "mlflow-vm"),
       this.storage.s3Key,
-      this.storage.readWriteBinding,
+      ...this.storage.s3UserAccessGrants,
       this.postgres.databases.get("mlflow")!,
     ];
     this.mlflow = new MlflowServer(this, "Mlflow", {
-      ...common(`${cfg.namePrefix}-mlflow`, cfg.mlflowVm, mlflowSa.id),
+      ...common(`${cfg.namePrefix}-mlflow`, cfg.mlflowVm, mlflowSa.id, this.network.mlflowSecurityGroupIds),
       pgDatabase: "mlflow",
       pgUser: "mlflow",
-      pgPassword: entry(this.secrets.postgresMlflowPassword),
+      pgPassword: { secretId: mlflowPgPassword.secretId, key: mlflowPgPassword.key },
       webPassword: entry(this.secrets.mlflowAdminPassword),
       additionalWebUsers: [{ name: MLFLOW_JOBS_USER, password: entry(this.secrets.mlflowJobPassword) }],
       bucket: this.storage.bucketName,
@@ -207,47 +226,48 @@ export class MlopsStack extends TerraformStack {
     // Data Proc jobs with its own service account (no key file anywhere).
     const airflowSa = this.vmServiceAccount("AirflowVmAccount", `${cfg.namePrefix}-airflow-vm`, "Airflow VM: submits Data Proc jobs, reads its Lockbox secrets", cfg.folderId, labels);
     const s = this.secrets;
-    const airflowSecrets = [s.postgresAirflowPassword, s.airflowAdminPassword, s.airflowFernetSeed, s.airflowJwtSecret, s.airflowApiSecretKey];
-    const airflowDataprocUser = new ResourcemanagerFolderIamMember(this, "AirflowDataprocUser", {
-      folderId: cfg.folderId,
+    const airflowSecrets = [s.airflowAdminPassword, s.airflowFernetSeed, s.airflowJwtSecret, s.airflowApiSecretKey];
+    const airflowPgPassword = this.postgres.passwords.get("airflow")!;
+    // authoritative for this role on this cluster: the stack owns the cluster, and nobody else
+    // should submit jobs to it
+    const airflowDataprocUser = new DataprocClusterIamBinding(this, "AirflowDataprocUser", {
+      clusterId: this.dataproc.clusterId,
       role: AIRFLOW_DATAPROC_ROLE,
-      member: `serviceAccount:${airflowSa.id}`,
+      members: [`serviceAccount:${airflowSa.id}`],
     });
     this.airflow = new AirflowHost(this, "Airflow", {
-      ...common(`${cfg.namePrefix}-airflow`, cfg.airflowVm, airflowSa.id),
+      ...common(`${cfg.namePrefix}-airflow`, cfg.airflowVm, airflowSa.id, this.network.airflowSecurityGroupIds),
       pgDatabase: "airflow",
       pgUser: "airflow",
-      pgPassword: entry(s.postgresAirflowPassword),
+      pgPassword: { secretId: airflowPgPassword.secretId, key: airflowPgPassword.key },
       webPassword: entry(s.airflowAdminPassword),
       fernetSeed: entry(s.airflowFernetSeed),
       jwtSecret: entry(s.airflowJwtSecret),
       apiSecretKey: entry(s.airflowApiSecretKey),
-      pipelineConfig: {
-        backend: "dataproc",
+      pipelineConfig: airflowPipelineConfig({
         schedule: cfg.pipelineSchedule,
-        landing_root: this.storage.s3aUri("landing"),
-        data_root: HDFS_DATA_ROOT,
-        mlflow_tracking_uri: this.mlflow.internalTrackingUri,
-        // the jobs log in as `jobs` (password read from Lockbox on the driver by the cluster's
-        // service account) and verify the VM's self-signed certificate it publishes to the bucket
-        mlflow_username: MLFLOW_JOBS_USER,
-        mlflow_password_secret_id: this.secrets.mlflowJobPassword.secretId,
-        mlflow_ca_uri: this.storage.s3aUri(MLFLOW_CERT_OBJECT_KEY),
-        jobs_uri: this.jobCode.jobsUri,
-        dataproc_cluster_id: this.dataproc.clusterId,
-      },
+        bucket: this.storage.bucketName,
+        mlflowTrackingUri: this.mlflow.internalTrackingUri,
+        mlflowJobPasswordSecretId: this.secrets.mlflowJobPassword.secretId,
+        jobsUri: this.jobCode.jobsUri,
+        dataprocClusterId: this.dataproc.clusterId,
+      }),
     });
     const airflowBootNeeds: TerraformResource[] = [
       ...airflowSecrets.flatMap((secret) => [secret.grantRead(airflowSa.id, "airflow-vm"), secret.version]),
+      airflowPgPassword.grantRead(airflowSa.id, "airflow-vm"),
       this.postgres.databases.get("airflow")!,
       airflowDataprocUser,
     ];
     // a VM reads its secrets and opens its database at first boot, and first boot happens once:
     // it must not start before its grants, the generated values and its database exist.
     bootAfter(this.mlflow.instance, mlflowBootNeeds);
-    bootAfter(this.airflow.instance, airflowBootNeeds);
+    // the Airflow VM also depends on the job code its DAG names: its first run finds the code in place,
+    // and when a deploy replaces the code (a new release folder), Terraform deletes the old objects
+    // only after the VM whose DAG used them is gone.
+    bootAfter(this.airflow.instance, [...airflowBootNeeds, ...this.jobCode.objects]);
     // the cluster writes its logs to the bucket from the start.
-    bootAfter(this.dataproc.cluster, [this.storage.readWriteBinding]);
+    bootAfter(this.dataproc.cluster, dataprocBucketGrants);
 
     new TerraformOutput(this, "mlflow_url", { value: `https://${this.mlflow.publicIp}`, description: `MLflow UI (basic auth user 'admin', password in Lockbox secret ${this.secrets.mlflowAdminPassword.secretName})` });
     new TerraformOutput(this, "airflow_url", { value: `https://${this.airflow.publicIp}`, description: `Airflow UI (user 'admin', password in Lockbox secret ${this.secrets.airflowAdminPassword.secretName})` });
@@ -265,6 +285,10 @@ export class MlopsStack extends TerraformStack {
           this.storage.s3KeySecretName,
           { secret_id: this.storage.s3KeySecretId, secret_name: this.storage.s3KeySecretName, key: `${ArtifactStorage.ACCESS_KEY_ENTRY}, ${ArtifactStorage.SECRET_KEY_ENTRY}`, holds: "S3 static key of the bucket" },
         ],
+        ...[...this.postgres.passwords].map(([db, pw]) => [
+          `${cfg.namePrefix}-pg-${db}`,
+          { secret_id: pw.secretId, secret_name: "(made by Connection Manager)", key: pw.key, holds: `Managed PostgreSQL password of user '${db}'` },
+        ]),
       ]),
     });
   }

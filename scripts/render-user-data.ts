@@ -5,12 +5,13 @@
  *   OUT/<host>/rootfs/<path>       every file the user-data writes (units, nginx site, scripts, ...)
  *   OUT/<host>/units.txt           our systemd units, one per line, in start order
  *   OUT/<host>/lockbox-refs.json   the Lockbox secret ids/entry keys the VM reads (no values)
+ * and the same for each VM's day-two spec (EXAMPLE_DAY_TWO) as OUT/<host>-v2/.
  * Inputs: the example parameters of constructs/host-examples.ts (placeholder ids).
  * Usage: npx ts-node scripts/render-user-data.ts OUT_DIR
  */
 import * as fs from "fs";
 import * as path from "path";
-import { EXAMPLE_MLFLOW, exampleAirflow } from "../constructs/host-examples";
+import { EXAMPLE_DAY_TWO, EXAMPLE_MLFLOW, exampleAirflow } from "../constructs/host-examples";
 import { RenderedHost, renderAirflowHost, renderMlflowHost } from "../constructs/host-render";
 
 function lockboxRefs(host: RenderedHost): Record<string, string[]> {
@@ -25,9 +26,10 @@ function lockboxRefs(host: RenderedHost): Record<string, string[]> {
   return refs;
 }
 
-export function writeRendered(outDir: string, hosts: RenderedHost[]): void {
+/** Writes each host into OUT/<host name><suffix>/. */
+export function writeRendered(outDir: string, hosts: RenderedHost[], suffix = ""): void {
   for (const host of hosts) {
-    const dir = path.join(outDir, host.name);
+    const dir = path.join(outDir, `${host.name}${suffix}`);
     // replace the host's folder as a whole: no stale file from an earlier render survives
     const tmp = `${dir}.tmp-${process.pid}`;
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -52,6 +54,10 @@ if (require.main === module) {
     process.exit(2);
   }
   const hosts = [renderMlflowHost(EXAMPLE_MLFLOW), renderAirflowHost(exampleAirflow())];
+  const dayTwo = [renderMlflowHost(EXAMPLE_DAY_TWO.mlflow()), renderAirflowHost(EXAMPLE_DAY_TWO.airflow())];
   writeRendered(out, hosts);
-  for (const h of hosts) console.log(`${path.join(out, h.name)}: user-data ${h.userData.length} bytes, units ${h.units.join(" ")}`);
+  writeRendered(out, dayTwo, "-v2");
+  for (const [suffix, list] of [["", hosts], ["-v2", dayTwo]] as const) {
+    for (const h of list) console.log(`${path.join(out, h.name + suffix)}: user-data ${h.userData.length} bytes, units ${h.units.join(" ")}`);
+  }
 }

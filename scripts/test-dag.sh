@@ -2,20 +2,30 @@
 # Test part `dag`: the Airflow DAG in real Airflow (jobs/tests_dag, pytest in the Airflow venv).
 #  - integrity: DagBag import, the seven tasks and edges, retries/timeouts, same graph per backend;
 #  - end to end (needs the jobs' seven entry scripts): `airflow dags test` on the local backend with
-#    a loopback MLflow server, then a run with a corrupted landing file that must fail at save_to_hdfs.
-# Installs what it needs (pinned venvs, reused), starts and stops its own MLflow server.
+#    a loopback MLflow server, then a run with a corrupted landing file that must fail at save_to_hdfs;
+#  - the dataproc backend: the same DAG through the Yandex provider against the Yandex Cloud API
+#    stand-in (boot/dataproc_standin.py), jobs on HDFS (MiniDFSCluster) and moto's S3 via s3a.
+#  - schedule parity: the synth-time pipelineSchedule check agrees with Airflow on a case table and
+#    a generated sweep.
+# Installs what it needs (pinned venvs, reused; Java + Maven for HDFS and hadoop-aws; node_modules to
+# render the Airflow VM's pipeline config and run the TypeScript schedule check), starts and stops
+# its own servers.
 # Usage: scripts/test-dag.sh [pytest args...]
 source "$(dirname "$0")/lib.sh"
+source "$REPO_ROOT/scripts/npm-deps.sh"
 cd "$REPO_ROOT"
-command -v java >/dev/null || apt_install openjdk-17-jre-headless
+command -v javac >/dev/null || apt_install openjdk-17-jdk-headless
+command -v mvn >/dev/null || apt_install maven
+ensure_node_modules
 
 AIRFLOW_VENV="$(venv_for airflow "$REPO_ROOT/jobs/requirements-airflow.lock")"
 JOBS_VENV="$(jobs_venv)"
+STANDIN_MOTO_SERVER="$(venv_for boot-standins "$REPO_ROOT/boot/standin-requirements.lock")/bin/moto_server"
 DAG_TEST_WORK="$(mktemp -d "${TMPDIR:-/tmp}/fraud-dag-tests.XXXXXX")"
-export AIRFLOW_VENV JOBS_VENV DAG_TEST_WORK
+export AIRFLOW_VENV JOBS_VENV STANDIN_MOTO_SERVER DAG_TEST_WORK
 
 cleanup() {
-  # the e2e fixture stops its MLflow server itself; this covers an interrupted pytest
+  # the fixtures stop their servers themselves; this covers an interrupted pytest
   bash "$REPO_ROOT/scripts/mlflow-local.sh" stop "$DAG_TEST_WORK/mlflow" >/dev/null 2>&1 || true
   if [ "${KEEP_TEST_WORK:-0}" = 1 ]; then log "test work folder kept: $DAG_TEST_WORK"; else rm -rf "$DAG_TEST_WORK"; fi
 }

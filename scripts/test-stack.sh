@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 source "$REPO_ROOT/scripts/npm-deps.sh"
 cd "$REPO_ROOT"
 
-apt_install cloud-init nginx-light apache2-utils openssl systemd
+apt_install cloud-init nginx-light apache2-utils openssl systemd openssh-client
 ensure_node_modules
 bash scripts/gen-bindings.sh
 

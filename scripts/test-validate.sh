@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The `validate` part of `make test`: `terraform validate` of the synthesized stack against the real
 # Yandex provider, offline (filesystem mirror only), plus two negative cases that must be rejected,
-# so this check cannot pass vacuously. Prints the wall time of each step.
+# so this check cannot pass vacuously; then checkov over the same stack. Prints the wall time of
+# each step.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/provider-env.sh"
 cd "$REPO_ROOT"
@@ -102,6 +103,34 @@ for stack_json in "${stacks[@]}"; do
   done
   step_done
 done
+
+# checkov (pinned in tools/checkov/requirements.lock, its own venv in the cache) over the synthesized
+# stack, with the deliberate exceptions of tools/checkov/config.yaml; and, so this cannot pass
+# vacuously, over a copy whose bucket encryption is removed, on which it must fail.
+step_start "checkov over the synthesized stack (tools/checkov/config.yaml)"
+checkov="$(venv_for checkov tools/checkov/requirements.lock)/bin/checkov"
+ckv_tool="$REPO_ROOT/tools/checkov/checkov_checks.py"
+for stack_json in "${stacks[@]}"; do
+  name="$(basename "$(dirname "$stack_json")")"
+  broken="$work/checkov-$name-unencrypted/cdk.tf.json"
+  changed="$(python3 "$ckv_tool" unencrypt "$stack_json" "$broken")"
+  set +e
+  "$checkov" --config-file tools/checkov/config.yaml -f "$stack_json" "$broken" -o json \
+    > "$work/checkov-$name.json" 2> "$work/checkov-$name.log"
+  set -e
+  if python3 "$ckv_tool" report "$work/checkov-$name.json" "$stack_json"; then
+    pass "checkov: stack '$name' fails no check (skipped by config: $(grep -E '^  - CKV_' tools/checkov/config.yaml | tr -d ' -' | paste -sd, -))"
+  else
+    tail -n 20 "$work/checkov-$name.log" >&2
+    fail "checkov: stack '$name' fails checks (above)"
+  fi
+  if python3 "$ckv_tool" expect-failure "$work/checkov-$name.json" "$broken" CKV_YC_3; then
+    pass "checkov: a copy without bucket encryption ($changed) fails CKV_YC_3"
+  else
+    fail "checkov: a copy without bucket encryption ($changed) passed CKV_YC_3"
+  fi
+done
+step_done
 
 echo "validate: $checks_passed passed, $checks_failed failed"
 [ $checks_failed -eq 0 ]

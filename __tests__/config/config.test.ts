@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, DEFAULT_SSH_USER, loadConfig, validateConfig } from "../../constructs/config";
+import { addressesCovered, ConfigError, DEFAULT_SSH_USER, loadConfig, MAX_ADMIN_ADDRESSES, validateConfig } from "../../constructs/config";
 import { FLEET } from "../../constructs/fleet-versions";
 import { deployableRawConfig, REPO_ROOT } from "./deployable";
 
@@ -51,6 +51,23 @@ describe("config validation", () => {
     expect(cfg.adminCidrs).toEqual(["0.0.0.0/0"]);
   });
 
+  it.each([
+    [["0.0.0.0/1", "128.0.0.0/1"], "4,294,967,296"],
+    [["0.0.0.0/1"], "2,147,483,648"],
+    [["93.0.0.0/8", "94.0.0.0/8"], "33,554,432"],
+    [["64.0.0.0/2", "93.184.216.0/24"], "1,073,741,824"],
+  ])("refuses %j without allowWorldAdminAccess: decided by the address space covered, not by the text", (cidrs, count) => {
+    expectConfigError(deployableRawConfig({ adminCidrs: cidrs }), `config adminCidrs = ${JSON.stringify(cidrs)}: together cover ${count} addresses`);
+    expect(validateConfig(deployableRawConfig({ adminCidrs: cidrs, allowWorldAdminAccess: true })).adminCidrs).toEqual(cidrs);
+  });
+
+  it("counts overlapping ranges once: a /8 and ranges inside it stay within the limit", () => {
+    const cidrs = ["93.0.0.0/8", "93.184.0.0/16", "93.184.216.7/32"];
+    expect(addressesCovered(cidrs)).toBe(MAX_ADMIN_ADDRESSES);
+    expect(validateConfig(deployableRawConfig({ adminCidrs: cidrs })).adminCidrs).toEqual(cidrs);
+    expect(addressesCovered(["0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/8"])).toBe(2 ** 32);
+  });
+
   it("fails on the discontinued zone ru-central1-c and on made-up zones", () => {
     expectConfigError(deployableRawConfig({ zone: "ru-central1-c" }), /zone = "ru-central1-c": unknown zone.*ru-central1-a, ru-central1-b, ru-central1-d/);
     expectConfigError(deployableRawConfig({ zone: "us-east-1" }), 'zone = "us-east-1"');
@@ -63,7 +80,7 @@ describe("config validation", () => {
   });
 
   it("fails on something that is not a public key (e.g. a private key pasted by mistake)", () => {
-    expectConfigError(deployableRawConfig({ sshPublicKey: "-----BEGIN OPENSSH PRIVATE KEY-----" }), /sshPublicKey = .*is not an OpenSSH public key/);
+    expectConfigError(deployableRawConfig({ sshPublicKey: "-----BEGIN OPENSSH PRIVATE KEY-----" }), /sshPublicKey = .*looks like a PRIVATE key/);
   });
 
   it("fails on an unknown key instead of silently ignoring a typo", () => {
@@ -80,6 +97,15 @@ describe("config validation", () => {
     expectConfigError(deployableRawConfig({ versions: { mlflow: "3.18.0" } }), /config versions: this key was removed: .*make upgrade MLFLOW=/);
     expectConfigError(deployableRawConfig({ dataproc: { pipPackages: ["mlflow-skinny==3.17.2"] } }),
       /config dataproc.pipPackages: this key was removed: .*jobs\/requirements-cluster.txt/);
+  });
+
+  it("fails on a Data Proc image whose Python cannot run the jobs (before 2.2.5), takes 2.2.5+ and the 2.2 prefix", () => {
+    expectConfigError(deployableRawConfig({ dataproc: { imageVersion: "2.1" } }), /dataproc\.imageVersion = "2\.1": must be 2\.2\.5 or later/);
+    expectConfigError(deployableRawConfig({ dataproc: { imageVersion: "2.2.4" } }), 'dataproc.imageVersion = "2.2.4"');
+    expectConfigError(deployableRawConfig({ dataproc: { imageVersion: "latest" } }), 'dataproc.imageVersion = "latest"');
+    for (const v of ["2.2.5", "2.2.9", "2.2", "2.3"]) {
+      expect(validateConfig(deployableRawConfig({ dataproc: { imageVersion: v } })).dataproc.imageVersion).toBe(v);
+    }
   });
 
   it("takes cloud, folder and zone from the provider's environment variables", () => {

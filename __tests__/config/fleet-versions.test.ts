@@ -15,6 +15,7 @@ const LOCKS: Record<string, readonly string[]> = {
   "units/requirements/mlflow-server.lock": ["mlflow"],
   "units/requirements/airflow-host.lock": ["apache-airflow", "apache-airflow-providers-yandex"],
   "boot/standin-requirements.lock": [],
+  "tools/checkov/requirements.lock": [],
 };
 
 function committedLocks(dir = REPO_ROOT): string[] {

@@ -5,12 +5,13 @@ import { HostInstanceProps } from "../../constructs/host-instance";
 import { MlflowServer } from "../../constructs/mlflow-server";
 import { escapeTerraformTemplate } from "../../cloud-init/terraform-escape";
 import { FLEET } from "../../constructs/fleet-versions";
+import { userDataOf } from "../stack/fixtures";
 
 const PLACE: Omit<HostInstanceProps, "name"> = {
   folderId: "b1gplaceholderfolder",
   zone: "ru-central1-a",
   subnetId: "e9bplaceholdersubnet",
-  securityGroupId: "enpplaceholdersg",
+  securityGroupIds: ["enpplaceholdersg"],
   serviceAccountId: "ajeplaceholdersa",
 };
 
@@ -23,20 +24,20 @@ type Instance = {
   scheduling_policy?: { preemptible: boolean };
 };
 
-function synthInstances(build: (stack: TerraformStack) => void): { json: any; instances: Instance[] } {
+function synthInstances(build: (stack: TerraformStack) => void): { json: any; instances: Instance[]; userData: string[] } {
   const stack = new TerraformStack(Testing.app(), "hosts");
   build(stack);
   const json = JSON.parse(Testing.synth(stack));
-  return { json, instances: Object.values(json.resource.yandex_compute_instance ?? {}) as Instance[] };
+  const instances = Object.values(json.resource.yandex_compute_instance ?? {}) as Instance[];
+  return { json, instances, userData: instances.map((i) => userDataOf(json, i)) };
 }
 
 describe("MlflowServer", () => {
   it("puts the rendered user-data, escaped for Terraform, in the instance metadata", () => {
-    const { instances } = synthInstances((s) => {
+    const { instances, userData: [userData] } = synthInstances((s) => {
       new MlflowServer(s, "Mlflow", { ...PLACE, ...EXAMPLE_MLFLOW, name: "mlops-mlflow" });
     });
     expect(instances).toHaveLength(1);
-    const userData = instances[0].metadata["user-data"];
     expect(userData.startsWith("#cloud-config\n")).toBe(true);
     // Terraform would read ${HOME}-like shell text as its own expressions: every one is escaped
     expect(userData).not.toMatch(/(^|[^$])\$\{/);
@@ -65,11 +66,11 @@ describe("MlflowServer", () => {
   });
 
   it("resolves stack references inside the user-data (a bucket name from a variable)", () => {
-    const { instances } = synthInstances((s) => {
+    const { userData } = synthInstances((s) => {
       const bucket = new TerraformVariable(s, "bucket", { type: "string" });
       new MlflowServer(s, "Mlflow", { ...PLACE, ...EXAMPLE_MLFLOW, name: "mlops-mlflow", bucket: bucket.stringValue });
     });
-    expect(instances[0].metadata["user-data"]).toContain("MLFLOW_ARTIFACTS_DESTINATION=s3://${var.bucket}/mlflow");
+    expect(userData[0]).toContain("MLFLOW_ARTIFACTS_DESTINATION=s3://${var.bucket}/mlflow");
   });
 
   it("refuses a too-small VM, naming the value", () => {
@@ -85,11 +86,11 @@ describe("AirflowHost", () => {
   it("renders the same user-data as renderAirflowHost, escaped for Terraform", () => {
     const host = { ...exampleAirflow() };
     let rendered = "";
-    const { instances } = synthInstances((s) => {
+    const { userData } = synthInstances((s) => {
       const a = new AirflowHost(s, "Airflow", { ...PLACE, ...host, name: "mlops-airflow" });
       rendered = a.rendered.userData;
     });
-    expect(instances[0].metadata["user-data"]).toBe(escapeTerraformTemplate(rendered));
+    expect(userData[0]).toBe(escapeTerraformTemplate(rendered));
     expect(rendered).toContain("path: /opt/airflow/dags/fraud_pipeline.py");
   });
 });

@@ -314,7 +314,7 @@ describe("host parameters", () => {
     [{ bucket: "it's" }, /bad value for bucket: "it's"/],
     [{ tlsCertificate: { secretId: "e6qcert", key: "crt" } }, /tlsCertificate and tlsPrivateKey go together/],
     [{ webPassword: { secretId: "e6q x", key: "password" } }, /Lockbox secret id of webPassword is invalid: "e6q x"/],
-    [{ sshPublicKey: "not a key" }, /SSH public key is not an OpenSSH public key: "not a key"/],
+    [{ sshPublicKey: "not a key" }, /SSH public key has key type "not"; accepted types: ssh-ed25519, .*: "not a key"/],
   ])("MLflow: %j is refused with a message naming it", (override, message) => {
     expect(() => renderMlflowHost({ ...EXAMPLE_MLFLOW, ...override })).toThrow(message);
   });

@@ -23,7 +23,8 @@ function planRefusalCheck(dir: string, env: NodeJS.ProcessEnv): { status: number
   fs.writeFileSync(
     path.join(tfDir, "main.tf.json"),
     JSON.stringify({
-      locals: stack.locals,
+      // only the local the precondition reads (the VMs' user-data locals name other resources)
+      locals: { config_placeholders: stack.locals.config_placeholders },
       resource: { terraform_data: { refusal_check: { input: "x", lifecycle: vpc.lifecycle } } },
     }),
   );

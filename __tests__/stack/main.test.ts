@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { synthesize } from "../../main";
+import { localStateFile, STACK_NAME, STATE_STACK_NAME, synthesize } from "../../main";
 import { deployableRawConfig, REPO_ROOT } from "../config/deployable";
 
 /** Files under `dir` (recursively), or null when the folder does not even exist. */
@@ -36,11 +36,63 @@ describe("main (the cdktf app)", () => {
     ["0.0.0.0/0 without opt-in", { adminCidrs: ["0.0.0.0/0"] }, "allowWorldAdminAccess"],
     ["an unknown zone", { zone: "ru-central1-c" }, 'zone = "ru-central1-c"'],
     ["a missing ssh key", { sshPublicKey: undefined }, "config sshPublicKey is required but missing"],
+    // the prefix says RSA, the key inside is Ed25519: cloud-init would install it, sshd refuse it
+    [
+      "a mislabelled ssh key",
+      { sshPublicKey: "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIGv1cW9mBx1G2mXf5kS3nq0y1hD7uR3pLq8sTz4w6YtE ops@example" },
+      'says ssh-rsa but its base64 part is a "ssh-ed25519" key',
+    ],
+    ["the internet split in two", { adminCidrs: ["0.0.0.0/1", "128.0.0.0/1"] }, "together cover 4,294,967,296 addresses"],
+    ["a cron expression with 4 fields", { pipelineSchedule: "*/5 * * *" }, 'config pipelineSchedule = "*/5 * * *"'],
   ])("fails on %s and writes nothing", (_case, overrides, message) => {
     const outdir = path.join(tmp, "out");
     const env = { YC_MLOPS_CONFIG: writeConfig(deployableRawConfig(overrides)) };
-    expect(() => synthesize({ outdir, env })).toThrow(message);
+    expect(() => synthesize({ outdir, env, repoRoot: tmp })).toThrow(message);
     expect(filesUnder(outdir)).toBeNull();
+  });
+
+  it("synthesizes a security-key (sk-ssh-ed25519) login, which the host renderer used to reject after creating cdktf.out", () => {
+    const outdir = path.join(tmp, "out");
+    const sk = "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHAAAABHNzaDo= yubikey";
+    synthesize({ outdir, env: { YC_MLOPS_CONFIG: writeConfig(deployableRawConfig({ sshPublicKey: sk })) }, repoRoot: tmp });
+    const stack = JSON.parse(fs.readFileSync(path.join(outdir, "stacks", STACK_NAME, "cdk.tf.json"), "utf8"));
+    expect(stack.resource.yandex_dataproc_cluster).toBeDefined();
+  });
+
+  it("keeps the local state in terraform-state/, where git ignores every name Terraform writes", () => {
+    const outdir = path.join(tmp, "out");
+    synthesize({ outdir, env: {} });
+    for (const name of [STACK_NAME, STATE_STACK_NAME]) {
+      const stack = JSON.parse(fs.readFileSync(path.join(outdir, "stacks", name, "cdk.tf.json"), "utf8"));
+      expect(stack.terraform.backend).toEqual({ local: { path: localStateFile(name) } });
+    }
+    const state = path.relative(REPO_ROOT, localStateFile(STACK_NAME));
+    expect(state).toBe("terraform-state/yc-mlops.tfstate");
+    // the state, its backups, its lock, and Terraform's default names anywhere in the repo
+    const names = [
+      state,
+      `${state}.backup`,
+      `${state}.1764850000.backup`,
+      "terraform-state/.yc-mlops.tfstate.lock.info",
+      "terraform.yc-mlops.tfstate",
+      "terraform.yc-mlops.tfstate.backup",
+      "terraform.tfstate",
+      "cdktf.out/stacks/yc-mlops/terraform.tfstate",
+      "terraform.tfstate.d/dev/terraform.tfstate",
+    ];
+    const res = spawnSync("git", ["check-ignore", "--no-index", ...names], { cwd: REPO_ROOT, encoding: "utf8" });
+    expect(res.stdout.trim().split("\n").sort()).toEqual([...names].sort());
+  });
+
+  it("refuses to synthesize while a state file is still where cdktf used to put it (the repo root)", () => {
+    fs.writeFileSync(path.join(tmp, "terraform.yc-mlops.tfstate"), "{}");
+    const outdir = path.join(tmp, "out");
+    expect(() => synthesize({ outdir, env: {}, repoRoot: tmp })).toThrow(/move it .* into terraform-state\//);
+    expect(filesUnder(outdir)).toBeNull();
+    fs.mkdirSync(path.join(tmp, "terraform-state"));
+    fs.renameSync(path.join(tmp, "terraform.yc-mlops.tfstate"), path.join(tmp, "terraform-state", "yc-mlops.tfstate"));
+    synthesize({ outdir, env: {}, repoRoot: tmp });
+    expect(filesUnder(outdir)).not.toBeNull();
   });
 
   it("exits non-zero from the command line with the message and no output folder", () => {

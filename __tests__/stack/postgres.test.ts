@@ -25,10 +25,13 @@ describe("MlflowBackend", () => {
     }
   });
 
-  it("takes each user's password from its Lockbox-generated secret, never from a literal", () => {
+  it("lets Connection Manager generate each user's password: no value passes through Terraform", () => {
     for (const u of Object.values(resourcesOf(json, "yandex_mdb_postgresql_user"))) {
-      expect(u.password).toMatch(/^\$\{data\.yandex_lockbox_secret_version\.[^.]+\.entries\[0\]\.text_value\}$/);
+      expect(u.generate_password).toBe(true);
+      expect(u.password).toBeUndefined();
+      expect(u.password_wo).toBeUndefined();
     }
-    expect(text).not.toMatch(/"password":\s*"[^$]/);
+    expect(onlyResource(json, "yandex_mdb_postgresql_cluster").config.connection_manager).toEqual({ enabled: true });
+    expect(text).not.toMatch(/"password":/);
   });
 });

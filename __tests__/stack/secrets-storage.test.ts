@@ -1,7 +1,7 @@
 import "cdktf/lib/testing/adapters/jest";
-import { onlyName, onlyResource, ref, resourcesOf, synthStack } from "./fixtures";
+import { lockboxSecretsByRef, onlyName, onlyResource, ref, resourcesOf, synthStack } from "./fixtures";
 
-const { json, text } = synthStack();
+const { json, text, stack } = synthStack();
 const secrets = resourcesOf(json, "yandex_lockbox_secret");
 
 describe("Secrets", () => {
@@ -15,8 +15,6 @@ describe("Secrets", () => {
         "fraud-airflow-jwt-secret",
         "fraud-mlflow-admin",
         "fraud-mlflow-jobs",
-        "fraud-pg-airflow",
-        "fraud-pg-mlflow",
       ],
     );
     for (const v of Object.values(resourcesOf(json, "yandex_lockbox_secret_version"))) {
@@ -27,9 +25,10 @@ describe("Secrets", () => {
   it("grants only lockbox.payloadViewer, each on one named secret", () => {
     const members = Object.values(resourcesOf(json, "yandex_lockbox_secret_iam_member"));
     expect(members.length).toBeGreaterThan(0);
+    const known = lockboxSecretsByRef(json);
     for (const m of members) {
       expect(m.role).toBe("lockbox.payloadViewer");
-      expect(m.secret_id).toMatch(/^\$\{yandex_lockbox_secret\.[^.]+\.id\}$/);
+      expect(known.has(m.secret_id)).toBe(true);
       expect(m.member).toMatch(/^serviceAccount:\$\{yandex_iam_service_account\.[^.]+\.id\}$/);
     }
     const folderLockbox = Object.values(resourcesOf(json, "yandex_resourcemanager_folder_iam_member")).filter((m: any) =>
@@ -42,7 +41,9 @@ describe("Secrets", () => {
     const out = json.output!.lockbox_secrets.value as Record<string, any>;
     expect(out["fraud-mlflow-admin"]).toEqual(expect.objectContaining({ key: "password", holds: expect.stringContaining("MLflow UI") }));
     expect(out["fraud-s3-key"].key).toBe("access_key_id, secret_access_key");
-    expect(Object.keys(out)).toHaveLength(Object.keys(secrets).length);
+    expect(out["fraud-pg-mlflow"]).toEqual(expect.objectContaining({ holds: "Managed PostgreSQL password of user 'mlflow'" }));
+    // the stack's own secrets and Connection Manager's two
+    expect(Object.keys(out)).toHaveLength(Object.keys(secrets).length + 2);
   });
 });
 
@@ -85,10 +86,14 @@ describe("ArtifactStorage", () => {
 describe("JobCode", () => {
   const objects = Object.values(resourcesOf(json, "yandex_storage_object"));
 
-  it("uploads every entry point and the fraud_jobs package to the bucket", () => {
+  const release = stack.jobCode.release;
+
+  it("uploads every entry point and the fraud_jobs package to the bucket, under the release folder", () => {
+    expect(release).toMatch(/^[0-9a-f]{16}$/);
     const keys = objects.map((o: any) => o.key);
-    expect(keys).toContain("jobs/fraud_jobs.zip");
-    expect(keys).toEqual(expect.arrayContaining(["jobs/entrypoints/generate.py"]));
+    expect(keys).toContain(`jobs/${release}/fraud_jobs.zip`);
+    expect(keys).toEqual(expect.arrayContaining([`jobs/${release}/entrypoints/generate.py`]));
+    expect(keys.every((k: string) => k.startsWith(`jobs/${release}/`))).toBe(true);
     for (const o of objects) {
       expect(o.bucket).toBe(ref("yandex_storage_bucket", onlyName(json, "yandex_storage_bucket"), "bucket"));
       expect(o.source).toMatch(/^assets\//);
@@ -97,7 +102,7 @@ describe("JobCode", () => {
   });
 
   it("publishes the jobs URI the pipeline config needs", () => {
-    expect(json.output!.jobs_uri.value).toBe("s3a://${yandex_storage_bucket." + onlyName(json, "yandex_storage_bucket") + ".bucket}/jobs/");
+    expect(json.output!.jobs_uri.value).toBe("s3a://${yandex_storage_bucket." + onlyName(json, "yandex_storage_bucket") + `.bucket}/jobs/${release}/`);
   });
 });
 
@@ -108,7 +113,7 @@ describe("who reads which secret", () => {
     if (!entry) throw new Error(`no service account named ${name}`);
     return `serviceAccount:${ref("yandex_iam_service_account", entry[0])}`;
   };
-  const secretNameById = new Map(Object.entries(secrets).map(([logical, s]: [string, any]) => [ref("yandex_lockbox_secret", logical), s.name]));
+  const secretNameById = lockboxSecretsByRef(json);
   const readableBy = (account: string) =>
     Object.values(resourcesOf(json, "yandex_lockbox_secret_iam_member"))
       .filter((m: any) => m.member === accountRef(account))
@@ -116,7 +121,7 @@ describe("who reads which secret", () => {
       .sort();
 
   it("lets the MLflow VM read exactly its DB password, its web passwords and the S3 key", () => {
-    expect(readableBy("fraud-mlflow-vm")).toEqual(["fraud-mlflow-admin", "fraud-mlflow-jobs", "fraud-pg-mlflow", "fraud-s3-key"]);
+    expect(readableBy("fraud-mlflow-vm")).toEqual(["fraud-mlflow-admin", "fraud-mlflow-jobs", "fraud-s3-key", "mlflow-pg (Connection Manager)"]);
   });
 
   it("lets the Airflow VM read exactly its DB password, its UI password and its internal keys", () => {
@@ -125,8 +130,8 @@ describe("who reads which secret", () => {
       "fraud-airflow-api-secret-key",
       "fraud-airflow-fernet-seed",
       "fraud-airflow-jwt-secret",
-      "fraud-pg-airflow",
-    ]);
+      "airflow-pg (Connection Manager)",
+    ].sort());
   });
 
   it("lets the Data Proc nodes read only the MLflow jobs password", () => {

@@ -1,17 +1,18 @@
 import "cdktf/lib/testing/adapters/jest";
-import { deployableConfig, onlyName, resourcesOf, synthStack } from "./fixtures";
+import { deployableConfig, lockboxSecretsByRef, onlyName, resourcesOf, synthStack, userDataOf } from "./fixtures";
 
 /**
  * The synthesized stack minus what legitimately changes with other parts of the repo: asset hashes
- * (job code), the VMs' user-data (it embeds the DAG and pipeline_spec.py; the host tests
- * snapshot it) and the versions of the cluster's pip packages (`make upgrade` moves them; the
- * Data Proc tests compare them with the jobs' lock). So this snapshot changes only when the
+ * and the release folder (job code), the VMs' user-data (it embeds the DAG and pipeline_spec.py; the
+ * host tests snapshot it) and the versions of the cluster's pip packages (`make upgrade` moves them;
+ * the Data Proc tests compare them with the jobs' lock). So this snapshot changes only when the
  * infrastructure does.
  */
 function stableText(text: string): string {
   const json = JSON.parse(text);
   for (const vm of Object.values<any>(json.resource.yandex_compute_instance ?? {})) {
-    vm.metadata["user-data"] = "<user-data: see the __tests__/hosts snapshots>";
+    const local = /^\$\{local\.(.+)\}$/.exec(vm.metadata["user-data"])![1];
+    json.locals[local] = "<user-data: see the __tests__/hosts snapshots>";
   }
   for (const cluster of Object.values<any>(json.resource.yandex_dataproc_cluster ?? {})) {
     const props = cluster.cluster_config.hadoop.properties;
@@ -19,7 +20,9 @@ function stableText(text: string): string {
   }
   return JSON.stringify(json, null, 2)
     .replace(/assets\/([^/"]+)\/[0-9A-Fa-f]{16,}\//g, "assets/$1/<hash>/")
-    .replace(/"source_hash": "[0-9A-Fa-f]{16,}"/g, '"source_hash": "<hash>"');
+    .replace(/"source_hash": "[0-9A-Fa-f]{16,}"/g, '"source_hash": "<hash>"')
+    // the job code's release folder is the hash of the code
+    .replace(/\bjobs\/[0-9a-f]{16}\//g, "jobs/<release>/");
 }
 
 describe("MlopsStack", () => {
@@ -51,26 +54,23 @@ describe("MlopsStack", () => {
   it("creates two VMs, each configured by cloud-init user-data", () => {
     const vms = Object.values(resourcesOf(json, "yandex_compute_instance"));
     expect(vms).toHaveLength(2);
-    for (const vm of vms) expect(vm.metadata["user-data"]).toMatch(/^#cloud-config\n/);
+    for (const vm of vms) expect(userDataOf(json, vm)).toMatch(/^#cloud-config\n/);
   });
 
   it("hands each VM the Lockbox ids of exactly the secrets it may read, and Airflow the cluster id", () => {
     const vms = resourcesOf(json, "yandex_compute_instance");
-    const userData = (name: string) => Object.values<any>(vms).find((v) => v.name === name)!.metadata["user-data"] as string;
-    const secretRefs = Object.entries(resourcesOf(json, "yandex_lockbox_secret")).map(([logical, s]: [string, any]) => ({
-      name: s.name as string,
-      ref: `\${yandex_lockbox_secret.${logical}.id}`,
-    }));
+    const userData = (name: string) => userDataOf(json, Object.values<any>(vms).find((v) => v.name === name)!);
+    const secretRefs = [...lockboxSecretsByRef(json)].map(([ref, name]) => ({ name, ref }));
     const referenced = (text: string) => secretRefs.filter((s) => text.includes(s.ref)).map((s) => s.name).sort();
-    expect(referenced(userData("fraud-mlflow"))).toEqual(["fraud-mlflow-admin", "fraud-mlflow-jobs", "fraud-pg-mlflow", "fraud-s3-key"]);
+    expect(referenced(userData("fraud-mlflow"))).toEqual(["fraud-mlflow-admin", "fraud-mlflow-jobs", "fraud-s3-key", "mlflow-pg (Connection Manager)"]);
     expect(referenced(userData("fraud-airflow"))).toEqual([
       "fraud-airflow-admin",
       "fraud-airflow-api-secret-key",
       "fraud-airflow-fernet-seed",
       "fraud-airflow-jwt-secret",
       "fraud-mlflow-jobs",
-      "fraud-pg-airflow",
-    ]);
+      "airflow-pg (Connection Manager)",
+    ].sort());
     // the one id Airflow does not read itself: the jobs' MLflow password, passed only in the
     // pipeline config for the Data Proc jobs (the cluster's account reads it on the driver)
     const jobsRef = secretRefs.find((s) => s.name === "fraud-mlflow-jobs")!.ref;

@@ -115,6 +115,8 @@ class RenderedHost:
     web_users: dict[str, str] = field(default_factory=dict)  # user -> password
     boot_seconds: float = 0.0
     facts: dict = field(default_factory=dict)
+    # the VM that replaced this one (day two); stopped with it
+    replacement: "RenderedHost | None" = None
 
     @property
     def units(self) -> list[str]:
@@ -134,9 +136,12 @@ class RenderedHost:
         return path
 
     def https(self, path: str, ca: Path, auth: tuple[str, str] | None = None,
-              timeout: float = 30) -> tuple[int, str]:
+              timeout: float = 30, method: str = "GET", body: dict | None = None) -> tuple[int, str]:
         ctx = ssl.create_default_context(cafile=str(ca))
-        req = urllib.request.Request(f"https://127.0.0.1:443{path}")
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"https://127.0.0.1:443{path}", data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
         if auth:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             req.add_header("Authorization", f"Basic {token}")
@@ -221,17 +226,19 @@ def boot_rendered(name: str, host_factory, moto_server: str | None, timeout: flo
 
 def stop_rendered(rh: RenderedHost) -> None:
     rh.host.stop()
+    if rh.replacement is not None:
+        rh.replacement.host.stop()
     for s in (rh.s3, rh.pg, rh.api):
         if s is not None:
             s.stop()
 
 
-def first_boot(rh: RenderedHost, timeout: float) -> None:
+def first_boot(rh: RenderedHost, timeout: float, label: str | None = None) -> None:
     t0 = time.monotonic()
     rh.host.boot()
     rh.facts = rh.host.wait_for_cloud_init(timeout=timeout)
     rh.boot_seconds = time.monotonic() - t0
-    report(f"{rh.name}: first boot to cloud-init done in {rh.boot_seconds:.0f} s")
+    report(f"{label or rh.name}: first boot to cloud-init done in {rh.boot_seconds:.0f} s")
 
 
 def python_minor(rh: RenderedHost, exe: str = "python3") -> str:
@@ -247,3 +254,43 @@ def check_release_and_python(rh: RenderedHost, venv_python: str) -> None:
     assert os_release["VERSION_CODENAME"] == FLEET["vm"]["debianSuite"], os_release
     assert python_minor(rh) == FLEET["vm"]["python"] == FLEET["python"]
     assert python_minor(rh, venv_python) == FLEET["python"]
+
+
+def replace_rendered(old: RenderedHost, host_factory, timeout: float) -> tuple[RenderedHost, float]:
+    """Day two, as `cdktf deploy` does it: the host's spec changed (OUT/<name>-v2, rendered from
+    EXAMPLE_DAY_TWO), so its VM is replaced: the old VM is deleted, then a new VM (fresh disk, new
+    instance id, so cloud-init's first boot runs) boots from the new user-data against the SAME
+    database, bucket and Lockbox. A secret the new spec names that the old one did not (a new web
+    user's password) is in Lockbox already, as the deploy creates it before the VM.
+
+    Returns the new host (booted, cloud-init done) and the monotonic time the old VM went away."""
+    d = rendered_dir(f"{old.name}-v2")
+    user_data = (d / "user-data").read_text()
+    host_env = parse_env_file((d / "rootfs/etc/yc-mlops/host.env").read_text())
+    bad = unconditional_yandex_addresses(user_data)
+    assert not bad, f"the day-two user-data uses Yandex addresses outside the YC_* overrides: {bad}"
+    values = dict(old.secret_values)
+    for sid, keys in lockbox_refs(host_env).items():
+        for key in keys:
+            if (sid, key) not in values:
+                values[(sid, key)] = "sv" + secrets.token_hex(14)
+                old.api.secrets_by_id.setdefault(sid, {})[key] = values[(sid, key)]
+    host = host_factory(f"{old.name}-v2")
+    host.binds = list(old.host.binds)  # the same locks' wheelhouse
+    host.seed(user_data.encode(), f"boot-test-{old.name}-v2-{secrets.token_hex(4)}",
+              {"/etc/yc-mlops/endpoints.env": endpoints_env(old.endpoints)})
+    new = RenderedHost(old.name, d, user_data, host_env, host, old.api, old.pg, old.s3, values,
+                       old.endpoints)
+    for entry in host_env.get("WEB_USERS", "").split():
+        user, ref = entry.split("=", 1)
+        new.web_users[user] = new.secret(ref)
+    old.replacement = new
+
+    # destroy-before-create: the old VM goes first (its ports are the new one's)
+    gone = time.monotonic()
+    old.host.stop()
+    deadline = time.monotonic() + 30
+    while any(port_in_use(p) for p in HOST_PORTS[old.name]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    first_boot(new, timeout, f"{old.name} (day-two replacement)")
+    return new, gone

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from probes import report, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
-from rendered import boot_rendered, check_release_and_python, first_boot, stop_rendered
+from rendered import boot_rendered, check_release_and_python, first_boot, replace_rendered, stop_rendered
 
 BOOT_TIMEOUT = float(os.environ.get("BOOT_MLFLOW_TIMEOUT", "1500"))
 state: dict = {}
@@ -100,8 +100,9 @@ def test_https_lets_each_web_user_in(mlflow_host, ca):
         assert status == 200, user
 
 
-def _mlflow_env(rh, ca: Path) -> dict:
-    user, password = next(iter(rh.web_users.items()))
+def _mlflow_env(rh, ca: Path, user: str | None = None) -> dict:
+    user = user or next(iter(rh.web_users))
+    password = rh.web_users[user]
     env = dict(os.environ)
     env.update(MLFLOW_TRACKING_URI="https://127.0.0.1:443", MLFLOW_TRACKING_USERNAME=user,
                MLFLOW_TRACKING_PASSWORD=password, MLFLOW_TRACKING_SERVER_CERT_PATH=str(ca))
@@ -133,9 +134,9 @@ print("read back ok")
 """
 
 
-def _client(rh, ca, script: str, *args: str) -> str:
+def _client(rh, ca, script: str, *args: str, user: str | None = None) -> str:
     import sys
-    res = subprocess.run([sys.executable, "-c", script, *args], env=_mlflow_env(rh, ca),
+    res = subprocess.run([sys.executable, "-c", script, *args], env=_mlflow_env(rh, ca, user),
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     return res.stdout.strip().splitlines()[-1]
@@ -151,6 +152,82 @@ def test_mlflow_client_logs_a_run_through_nginx_and_reads_it_back(mlflow_host, c
                       aws_secret_access_key="x", region_name="ru-central1")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=mlflow_host.bucket).get("Contents", [])]
     assert any(k.endswith(f"{run_id}/artifacts/report.txt") for k in keys), keys
+
+
+# The MLflow calls of the pipeline's jobs (fraud_jobs/train.py, bootstrap.py, compare.py), made as
+# the `jobs` user: experiment, run with params/inputs/metrics/tags, a logged and registered model
+# (artifacts uploaded through mlflow-artifacts), version tags, a search, the champion alias, report
+# artifacts. jobs/tests/test_compare.py checks the real jobs send nothing else.
+CLIENT_PIPELINE = r"""
+import mlflow, pandas as pd
+from mlflow.tracking import MlflowClient
+
+class Echo(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return model_input
+
+mlflow.set_experiment("boot-pipeline")
+client = MlflowClient()
+with mlflow.start_run(run_name="train-lr", tags={"pipeline.step": "train"}) as run:
+    mlflow.log_params({"model": "lr", "train_dates": "a..b"})
+    mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame({"x": [1.0, 2.0]}), name="train"), context="training")
+    mlflow.log_metrics({"val_f1": 0.5, "val_roc_auc": 0.9})
+    info = mlflow.pyfunc.log_model(name="model", python_model=Echo(), pip_requirements=["mlflow"],
+                                   registered_model_name="boot-detector")
+    version = str(info.registered_model_version)
+    client.set_model_version_tag("boot-detector", version, "model_type", "lr")
+    mlflow.set_tags({"pipeline.version": version})
+exp = client.get_experiment_by_name("boot-pipeline")
+runs = client.search_runs([exp.experiment_id], filter_string="tags.`pipeline.step` = 'train'")
+client.log_metric(runs[0].info.run_id, "val_f1_boot_ci_low", 0.4)
+client.set_tag(runs[0].info.run_id, "pipeline.bootstrap_n_boot", "1000")
+with mlflow.start_run(run_name="compare"):
+    mlflow.log_dict({"verdict": "boot"}, "comparison/report.json")
+    mlflow.log_text("figure", "comparison/bootstrap_f1.txt")
+client.set_registered_model_alias("boot-detector", "champion", version)
+print(exp.experiment_id)
+"""
+
+
+def test_jobs_user_can_make_the_pipelines_mlflow_calls(mlflow_host, ca):
+    state["pipeline_experiment"] = _client(mlflow_host, ca, CLIENT_PIPELINE, user="jobs")
+    status, body = mlflow_host.https("/api/2.0/mlflow/registered-models/alias?name=boot-detector&alias=champion",
+                                     ca, ("jobs", mlflow_host.web_users["jobs"]))
+    assert status == 200 and '"version": "1"' in body.replace('":"', '": "'), body
+
+
+def test_jobs_user_cannot_delete_rename_or_reach_other_apis_but_admin_can(mlflow_host, ca):
+    jobs = ("jobs", mlflow_host.web_users["jobs"])
+    admin = ("admin", mlflow_host.web_users["admin"])
+    exp_id = state["pipeline_experiment"]
+    forbidden = [
+        ("POST", "/api/2.0/mlflow/experiments/delete", {"experiment_id": exp_id}),
+        ("POST", "/api/2.0/mlflow/experiments/update", {"experiment_id": exp_id, "new_name": "x"}),
+        ("DELETE", "/api/2.0/mlflow/registered-models/delete", {"name": "boot-detector"}),
+        ("DELETE", "/api/2.0/mlflow/model-versions/delete", {"name": "boot-detector", "version": "1"}),
+        ("DELETE", "/api/2.0/mlflow/registered-models/alias", {"name": "boot-detector", "alias": "champion"}),
+        ("POST", "/api/2.0/mlflow/registered-models/rename", {"name": "boot-detector", "new_name": "x"}),
+        ("DELETE", "/api/2.0/mlflow-artifacts/artifacts/0/x", None),
+        ("GET", "/api/3.0/mlflow/gateway/secrets/list", None),
+        ("GET", "/", None),
+        # the same forbidden call hidden behind dot segments or encoded slashes
+        ("POST", "/api/2.0/mlflow/runs/create/../../experiments/delete", {"experiment_id": exp_id}),
+        ("POST", "/api/2.0/mlflow/runs%2F..%2F..%2Fexperiments%2Fdelete", {"experiment_id": exp_id}),
+    ]
+    for method, path, body in forbidden:
+        status, text = mlflow_host.https(path, ca, jobs, method=method, body=body)
+        assert status == 403, (method, path, status, text[:200])
+    # a wrong password on an allowed call is still a 401 (nginx's auth runs after the rule)
+    assert mlflow_host.https("/api/2.0/mlflow/experiments/search", ca, ("jobs", "wrong"),
+                             method="POST", body={})[0] == 401
+    # the experiment and the model are intact; admin may delete both
+    assert mlflow_host.https(f"/api/2.0/mlflow/experiments/get?experiment_id={exp_id}", ca, jobs)[0] == 200
+    for method, path, body in [
+        ("DELETE", "/api/2.0/mlflow/registered-models/delete", {"name": "boot-detector"}),
+        ("POST", "/api/2.0/mlflow/experiments/delete", {"experiment_id": exp_id}),
+    ]:
+        status, text = mlflow_host.https(path, ca, admin, method=method, body=body)
+        assert status == 200, (method, path, status, text[:200])
 
 
 def test_mlflow_listens_on_loopback_only(mlflow_host):
@@ -221,3 +298,40 @@ def test_no_secret_in_user_data_cloud_init_log_or_journal(mlflow_host):
     assert len(places["journal"]) > 1000
     leaks = {where: len(secrets_found(text, mlflow_host.all_secrets())) for where, text in places.items()}
     assert not any(leaks.values()), f"secret values found (count per place): {leaks}"
+
+
+# Day two. Must stay the last test of this file: it replaces the host the tests above used.
+def test_day_two_deploy_replaces_the_vm_which_serves_v2_and_keeps_v1s_runs(mlflow_host, host_factory,
+                                                                           tmp_path):
+    v1 = mlflow_host
+    removed = ("jobs", v1.web_users["jobs"])  # in v1's spec, not in v2's
+    assert "jobs" not in (v1.dir.parent / "mlflow-v2/rootfs/etc/yc-mlops/host.env").read_text()
+    v2, gone = replace_rendered(v1, host_factory, BOOT_TIMEOUT)
+    v2.bucket = v1.bucket
+    assert "status: done" in v2.facts["status_text"], v2.facts["status_text"]
+    assert v2.facts["result"]["v1"]["errors"] == []
+
+    # TLS: the new VM made its own certificate (the key never left the old disk) and published it
+    # where the jobs fetch their CA, replacing the old one
+    ca = v2.ca_file(tmp_path)
+    admin = ("admin", v2.web_users["admin"])
+    wait_for(lambda: v2.https("/health", ca, admin, timeout=5)[0] == 200, 300, 1,
+             what="MLflow answering through nginx on the new VM")
+    unreachable = time.monotonic() - gone
+    report(f"mlflow: day-two replacement, UI unreachable {unreachable:.0f} s (old VM gone -> new VM "
+           f"answering; cloud-init {v2.boot_seconds:.0f} s of it)")
+    import boto3
+    s3 = boto3.client("s3", endpoint_url=v2.s3.url, aws_access_key_id="x", aws_secret_access_key="x",
+                      region_name="ru-central1")
+    published = s3.get_object(Bucket=v2.bucket, Key="tls/mlflow-server.crt")["Body"].read().decode()
+    assert published == ca.read_text()
+
+    # v2's users: the new one gets in, the removed one's old password no longer does
+    assert v2.https("/health", ca, ("analyst", v2.web_users["analyst"]))[0] == 200
+    assert v2.https("/health", ca, removed)[0] == 401
+    assert set(v2.web_users) == {"admin", "analyst"}
+    # v2's unit setting is what systemd runs
+    exec_start = v2.host.run(["systemctl", "show", "-p", "ExecStart", "--value", "mlflow-server.service"]).stdout
+    assert "--workers 2 " in exec_start, exec_start
+    # v1's run, its metrics, params and artifact (PostgreSQL + the bucket), read through the new VM
+    assert _client(v2, ca, CLIENT_READ, state["run_id"]) == "read back ok"

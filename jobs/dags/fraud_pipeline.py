@@ -120,7 +120,7 @@ def spark_submit_command(step: str, cfg: Any, *, master: str | None, jobs: str,
     argv += [cfg.spark_submit]
     if master:
         argv += ["--master", master]
-    argv += ["--name", f"{DAG_ID}.{step}", "--py-files", f"{jobs}/fraud_jobs.zip"]
+    argv += ["--name", spec.job_name(step), "--py-files", f"{jobs}/fraud_jobs.zip"]
     for key, value in sorted(cfg.spark_properties.items()):
         argv += ["--conf", f"{key}={value}"]
     argv += [f"{jobs}/entrypoints/{spec.entrypoint(step)}", *templated_args(step, cfg)]
@@ -128,12 +128,58 @@ def spark_submit_command(step: str, cfg: Any, *, master: str | None, jobs: str,
     return " ".join(shlex.quote(token) for token in argv)
 
 
+# How much of a failed Data Proc job's driver output goes into its task log.
+DRIVER_OUTPUT_TAIL_LINES = 80
+
+
 def _pyspark_job_operator_class():
-    """DataprocCreatePysparkJobOperator with `args` templated (upstream only templates cluster_id)."""
+    """DataprocCreatePysparkJobOperator with `args` templated (upstream only templates cluster_id),
+    and a failed job made readable: the provider raises the operation's error, which does not carry
+    what the job printed, so the job's driver output (JobService.ListLog) goes into the task log and
+    the job's own `error: ...` line becomes the task's error."""
     from airflow.providers.yandex.operators.dataproc import DataprocCreatePysparkJobOperator
+    from airflow.sdk.exceptions import AirflowException
+    from yandex.cloud.dataproc.v1.job_service_pb2 import ListJobLogRequest
+    from yandex.cloud.dataproc.v1.job_service_pb2_grpc import JobServiceStub
+    from yandexcloud.operations import OperationError
 
     class FraudPysparkJobOperator(DataprocCreatePysparkJobOperator):
         template_fields = (*DataprocCreatePysparkJobOperator.template_fields, "args")
+
+        def _setup(self, context):
+            self._hook = super()._setup(context)
+            return self._hook
+
+        def _driver_output(self, cluster_id: str, job_id: str) -> str:
+            jobs = self._hook.sdk.client(JobServiceStub)
+            parts, pages = [], [ListJobLogRequest(cluster_id=cluster_id, job_id=job_id)]
+            for request in pages:  # pages of up to 1 MiB, each naming the next
+                page = jobs.ListLog(request)
+                parts.append(page.content)
+                nxt = page.next_page_token
+                if nxt and len(pages) < 1000:  # a bound no real log reaches
+                    pages.append(ListJobLogRequest(cluster_id=cluster_id, job_id=job_id, page_token=nxt))
+            return "".join(parts)
+
+        def execute(self, context):
+            try:
+                return super().execute(context)
+            except OperationError as err:
+                job_id = getattr(err.operation_result.meta, "job_id", "")
+                if not job_id:
+                    raise
+                try:
+                    lines = self._driver_output(self.cluster_id, job_id).splitlines()
+                except Exception as log_err:  # the failure itself matters more than its log
+                    self.log.warning("could not read the driver output of job %s: %s", job_id, log_err)
+                    raise err from None
+                self.log.error("Data Proc job %s (%s) failed; the last %d lines of its driver output:\n%s",
+                               job_id, self.name, DRIVER_OUTPUT_TAIL_LINES,
+                               "\n".join(lines[-DRIVER_OUTPUT_TAIL_LINES:]))
+                errors = [line for line in lines if line.startswith(spec.JOB_ERROR_PREFIX)]
+                raise AirflowException(
+                    f"Data Proc job {job_id} ({self.name}) failed: {errors[-1] if errors else err.message}"
+                ) from None
 
     return FraudPysparkJobOperator
 
@@ -173,7 +219,7 @@ def _step_task(step: str, cfg: Any, timeout: dt.timedelta):
             python_file_uris=[f"{jobs}/fraud_jobs.zip"],
             args=templated_args(step, cfg),
             properties=dict(cfg.spark_properties) or None,
-            name=f"{DAG_ID}.{step}",
+            name=spec.job_name(step),
             cluster_id=cfg.dataproc_cluster_id,
             connection_id=cfg.yandex_connection_id,
             **common,

@@ -27,12 +27,17 @@ import numpy as np
 
 from fraud_jobs import evaluate, layout, mlflow_auth
 from fraud_jobs.common import (
+    JobArgumentParser,
     JobError,
+    bounded_float,
     date_arg,
+    int_in,
     join_path,
     log,
-    positive_int,
+    mlflow_uri_arg,
+    name_arg,
     read_parquet,
+    seed_arg,
     spark_session,
     uri_arg,
     write_json_atomic,
@@ -139,15 +144,15 @@ def joint_counts(lr_df, rf_df) -> np.ndarray:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Bootstrap F1 CIs of both models for a logical date.")
+    p = JobArgumentParser(description="Bootstrap F1 CIs of both models for a logical date.")
     p.add_argument("--date", type=date_arg, required=True)
     p.add_argument("--data-root", type=uri_arg, required=True)
-    p.add_argument("--mlflow-uri", required=True)
-    p.add_argument("--experiment", required=True)
+    p.add_argument("--mlflow-uri", type=mlflow_uri_arg, required=True)
+    p.add_argument("--experiment", type=name_arg, required=True)
     mlflow_auth.add_arguments(p)
-    p.add_argument("--n-boot", type=positive_int, default=10_000)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--n-boot", type=int_in(100, 1_000_000), default=10_000)
+    p.add_argument("--seed", type=seed_arg, default=42)
+    p.add_argument("--confidence", type=bounded_float(0.5, 1.0), default=0.95)
     return p
 
 

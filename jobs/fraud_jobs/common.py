@@ -17,6 +17,7 @@ import traceback
 import uuid
 from typing import Any, Callable, Iterable, Sequence
 
+from fraud_jobs.pipeline_spec import JOB_ERROR_PREFIX
 from fraud_jobs.pipeline_spec import parse_date as _spec_parse_date
 
 # Exit code of a job that stopped on bad input (argparse uses 2 for bad arguments too).
@@ -40,14 +41,14 @@ def run_job(main: Callable[[Sequence[str] | None], Any], argv: Sequence[str] | N
     try:
         main(argv)
     except JobError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+        print(f"{JOB_ERROR_PREFIX}{exc}", file=sys.stderr, flush=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr, flush=True)
+        print(f"{JOB_ERROR_PREFIX}interrupted", file=sys.stderr, flush=True)
         sys.exit(130)
     except Exception as exc:  # an unexpected failure: keep the traceback for the operator
         traceback.print_exc()
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        print(f"{JOB_ERROR_PREFIX}{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
 
 
@@ -81,46 +82,142 @@ def date_arg(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def positive_int(value: str) -> int:
+def _number(value: str, convert: Callable[[str], Any], what: str) -> Any:
+    """int(value) or float(value), or the argparse error naming the value."""
     try:
-        number = int(value)
+        return convert(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"bad integer {value!r}") from None
+        raise argparse.ArgumentTypeError(f"bad {what} {value!r}") from None
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """argparse `type=` for a whole number from low to high (inclusive)."""
+
+    def parse(value: str) -> int:
+        number = _number(value, int, "integer")
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{value!r} must be a whole number from {low} to {high}")
+        return number
+
+    parse.__name__ = f"integer from {low} to {high}"
+    return parse
+
+
+# A seed every consumer takes: numpy's SeedSequence (>= 0) and Spark's Java long (< 2**63).
+seed_arg = int_in(0, 2**63 - 1)
+# Day counts: up to ten years of days (each day is generated or read separately).
+days_arg = int_in(1, 3660)
+
+
+def positive_int(value: str) -> int:
+    number = _number(value, int, "integer")
     if number <= 0:
         raise argparse.ArgumentTypeError(f"{value!r} must be a positive integer")
     return number
 
 
 def non_negative_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad integer {value!r}") from None
+    number = _number(value, int, "integer")
     if number < 0:
         raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
     return number
 
 
 def positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad number {value!r}") from None
+    number = _number(value, float, "number")
     if not number > 0 or number != number or number == float("inf"):
         raise argparse.ArgumentTypeError(f"{value!r} must be a positive finite number")
     return number
 
 
+class JobArgumentParser(argparse.ArgumentParser):
+    """argparse with the jobs' error contract: a bad argument prints ONE line,
+    `<prog>: error: <message naming the value>`, and exits 2 (argparse alone prints the usage too)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(BAD_INPUT_EXIT, f"{self.prog}: error: {message}\n")
+
+
+# Data roots the pipeline reads and writes through Hadoop's FileSystem API: local files, HDFS and
+# Object Storage (S3A). Anything else (foo://, http://, s3://) would only fail deep inside Hadoop.
+DATA_URI_SCHEMES = ("file", "hdfs", "s3a")
+_URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/]*)(?P<path>/.*)?$", re.DOTALL)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_uri(value: str, schemes: Sequence[str] = DATA_URI_SCHEMES) -> str:
+    """A URI with one of `schemes`, or an absolute local path; ValueError naming the value otherwise."""
+    if not value:
+        raise ValueError("empty path")
+    if _CONTROL.search(value):
+        raise ValueError(f"{value!r} contains a control character (line break, tab, NUL, ...)")
+    listed = ", ".join(f"{s}://" for s in schemes)
+    if value.startswith("/"):
+        return value
+    m = _URI.match(value)
+    if not m:
+        raise ValueError(f"{value!r} is neither a URI ({listed}) nor an absolute path")
+    scheme = m["scheme"]
+    if scheme not in schemes:
+        raise ValueError(f"{value!r} has the unsupported scheme {scheme + '://'!r}; use {listed} or an absolute path")
+    if scheme == "s3a" and not m["authority"]:
+        raise ValueError(f"{value!r} names no bucket (expected s3a://BUCKET/path)")
+    if scheme == "file" and (m["authority"] or not m["path"]):
+        raise ValueError(f"{value!r} is not a local file URI (expected file:///absolute/path)")
+    return value
+
+
 def uri_arg(value: str) -> str:
     """A data root: a URI (file://, hdfs://, s3a://) or an absolute local path."""
     value = value.strip()
-    if not value:
-        raise argparse.ArgumentTypeError("empty path")
-    if "://" not in value and not value.startswith("/"):
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is neither a URI (file://, hdfs://, s3a://) nor an absolute path"
-        )
+    try:
+        check_uri(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return value.rstrip("/") if value not in ("/",) else value
+
+
+def mlflow_uri_arg(value: str) -> str:
+    """The MLflow tracking server: http:// or https:// with a host (anything else MLflow would
+    silently take for a local folder to create runs in)."""
+    m = _URI.match(value)
+    if _CONTROL.search(value) or not m or m["scheme"] not in ("http", "https") or not m["authority"]:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an MLflow server URL (expected http(s)://host[:port])")
+    return value
+
+
+# MLflow experiment and registered model names the pipeline uses: no control characters, no
+# slashes (a registered model name with "/" breaks its model URIs), at most 256 characters.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,255}$")
+
+
+def name_arg(value: str) -> str:
+    """An MLflow experiment or registered model name."""
+    if not _NAME.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"bad name {value!r}: expected 1-256 letters, digits, spaces, '_', '.', '-', starting with a letter or digit"
+        )
+    return value
+
+
+def bounded_float(low: float, high: float) -> Callable[[str], float]:
+    """argparse `type=` for a number in the open interval (low, high)."""
+
+    def parse(value: str) -> float:
+        number = _number(value, float, "number")
+        if not low < number < high:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{value!r} must be a number in ({low:g}, {high:g})")
+        return number
+
+    parse.__name__ = f"number in ({low:g}, {high:g})"
+    return parse
+
+
+def non_negative_float(value: str) -> float:
+    number = _number(value, float, "number")
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} must be a finite number >= 0")
+    return number
 
 
 def date_window(end: dt.date, days: int) -> list[dt.date]:

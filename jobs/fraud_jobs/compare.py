@@ -23,7 +23,18 @@ import numpy as np
 
 from fraud_jobs import evaluate, mlflow_auth
 from fraud_jobs.bootstrap import MODEL_A, MODEL_B, bootstrap_json_path
-from fraud_jobs.common import JobError, date_arg, log, read_json, spark_session, uri_arg
+from fraud_jobs.common import (
+    JobArgumentParser,
+    JobError,
+    bounded_float,
+    date_arg,
+    log,
+    mlflow_uri_arg,
+    name_arg,
+    read_json,
+    spark_session,
+    uri_arg,
+)
 from fraud_jobs.train import MODELS, TAG_DATE, TAG_STEP
 
 CHAMPION_ALIAS = "champion"
@@ -85,14 +96,14 @@ def summary_text(result: evaluate.Comparison, logical_date: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Paired bootstrap test RF vs LR; verdict and alias.")
+    p = JobArgumentParser(description="Paired bootstrap test RF vs LR; verdict and alias.")
     p.add_argument("--date", type=date_arg, required=True)
     p.add_argument("--data-root", type=uri_arg, required=True)
-    p.add_argument("--mlflow-uri", required=True)
-    p.add_argument("--experiment", required=True)
-    p.add_argument("--registered-model", required=True)
+    p.add_argument("--mlflow-uri", type=mlflow_uri_arg, required=True)
+    p.add_argument("--experiment", type=name_arg, required=True)
+    p.add_argument("--registered-model", type=name_arg, required=True)
     mlflow_auth.add_arguments(p)
-    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--alpha", type=bounded_float(0.0, 0.5), default=0.05)
     return p
 
 

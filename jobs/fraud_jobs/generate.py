@@ -16,13 +16,15 @@ import numpy as np
 
 from fraud_jobs import layout
 from fraud_jobs.common import (
+    JobArgumentParser,
     JobError,
     date_arg,
     date_window,
+    days_arg,
+    int_in,
     log,
-    non_negative_int,
     positive_float,
-    positive_int,
+    seed_arg,
     spark_session,
     uri_arg,
     write_df_atomic,
@@ -34,14 +36,14 @@ from fraud_jobs.simulator import Simulator, SimulatorParams
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = SimulatorParams()
-    ap = argparse.ArgumentParser(prog="generate", description=__doc__.splitlines()[0])
+    ap = JobArgumentParser(prog="generate", description=__doc__.splitlines()[0])
     ap.add_argument("--date", type=date_arg, required=True, help="logical date: last day generated")
     ap.add_argument("--landing-root", type=uri_arg, required=True)
-    ap.add_argument("--days", type=positive_int, default=PipelineConfig.days)
-    ap.add_argument("--customers", type=positive_int, default=defaults.customers)
-    ap.add_argument("--terminals", type=positive_int, default=defaults.terminals)
+    ap.add_argument("--days", type=days_arg, default=PipelineConfig.days)
+    ap.add_argument("--customers", type=int_in(1, 10_000_000), default=defaults.customers)
+    ap.add_argument("--terminals", type=int_in(1, 10_000_000), default=defaults.terminals)
     ap.add_argument("--radius", type=positive_float, default=defaults.radius)
-    ap.add_argument("--seed", type=non_negative_int, default=defaults.seed)
+    ap.add_argument("--seed", type=seed_arg, default=defaults.seed)
     ap.add_argument(
         "--start-date", type=date_arg, default=None,
         help="first day of the simulation (no compromises before it); default: steady state",

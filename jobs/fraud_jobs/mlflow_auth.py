@@ -29,7 +29,7 @@ import time
 import urllib.error
 import urllib.request
 
-from fraud_jobs.common import JobError, log, read_bytes
+from fraud_jobs.common import JobError, check_uri, log, read_bytes
 
 DEFAULT_METADATA_URL = "http://169.254.169.254"
 DEFAULT_LOCKBOX_PAYLOAD_URL = "https://payload.lockbox.api.cloud.yandex.net"
@@ -48,13 +48,36 @@ _ATTEMPTS = 4
 _RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
+def _safe_id_arg(what: str):
+    def parse(value: str) -> str:
+        if value and not _SAFE_ID.fullmatch(value):
+            raise argparse.ArgumentTypeError(f"bad {what} {value!r}: expected letters, digits, '_', '.', '-'")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+def _ca_uri_arg(value: str) -> str:
+    if not value:
+        return value
+    try:
+        check_uri(value, CA_SCHEMES)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if "://" not in value:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a URI; expected {', '.join(s + '://' for s in CA_SCHEMES)}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The three optional CLI flags of every MLflow step (pipeline_spec.step_args sets them)."""
-    parser.add_argument("--mlflow-username", default="",
+    parser.add_argument("--mlflow-username", default="", type=_safe_id_arg("MLflow user name"),
                         help="basic-auth user of the MLflow server (cloud: 'jobs')")
-    parser.add_argument("--mlflow-password-secret", default="",
+    parser.add_argument("--mlflow-password-secret", default="", type=_safe_id_arg("Lockbox secret id"),
                         help="Lockbox secret id holding that user's password (entry 'password')")
-    parser.add_argument("--mlflow-ca-uri", default="",
+    parser.add_argument("--mlflow-ca-uri", default="", type=_ca_uri_arg,
                         help="CA certificate of the MLflow server (s3a://, hdfs:// or file:// URI)")
 
 
@@ -89,7 +112,7 @@ def configure_mlflow_client(spark, *, username: str = "", password_secret_id: st
 
 def lockbox_entry(secret_id: str, key: str) -> str:
     """One text entry of a Lockbox secret, read with the instance service account's IAM token."""
-    if not _SAFE_ID.match(secret_id):
+    if not _SAFE_ID.fullmatch(secret_id):
         raise JobError(f"bad Lockbox secret id {secret_id!r}")
     metadata = os.environ.get("YC_METADATA_URL", DEFAULT_METADATA_URL).rstrip("/")
     lockbox = os.environ.get("YC_LOCKBOX_PAYLOAD_URL", DEFAULT_LOCKBOX_PAYLOAD_URL).rstrip("/")

@@ -36,6 +36,10 @@ UPSTREAM: Mapping[str, tuple[str, ...]] = {
 
 BACKENDS: tuple[str, ...] = ("dataproc", "ssh", "local")
 
+# How a job's last line starts when it stops on an error (fraud_jobs.common.run_job prints it; the
+# DAG shows that line as a failed Data Proc job's error).
+JOB_ERROR_PREFIX = "error: "
+
 # Environment variable that points the DAG (and the local runner) at the config file.
 CONFIG_ENV = "FRAUD_PIPELINE_CONFIG"
 
@@ -45,6 +49,14 @@ def entrypoint(step: str) -> str:
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
     return f"{step}.py"
+
+
+def job_name(step: str) -> str:
+    """The name of a step's job on every backend (Spark app name, Data Proc job name). The Data Proc
+    API takes only `|[a-z][-a-z0-9]{1,61}[a-z0-9]` (the provider's default "Pyspark job" and a dotted
+    name do not match it)."""
+    entrypoint(step)
+    return f"fraud-pipeline-{step}".replace("_", "-")
 
 
 @dataclass(frozen=True)

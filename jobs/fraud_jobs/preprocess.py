@@ -21,12 +21,13 @@ from typing import Sequence
 
 from fraud_jobs import layout
 from fraud_jobs.common import (
+    JobArgumentParser,
     JobError,
     date_arg,
     date_window,
+    days_arg,
     log,
     path_exists,
-    positive_int,
     read_checked,
     require_path,
     spark_session,
@@ -41,10 +42,10 @@ EXTRA_TIME_COLUMNS = ("TX_HOUR", "TX_DAY_OF_WEEK")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="preprocess", description=__doc__.splitlines()[0])
+    ap = JobArgumentParser(prog="preprocess", description=__doc__.splitlines()[0])
     ap.add_argument("--date", type=date_arg, required=True, help="logical date: last day of the window")
     ap.add_argument("--data-root", type=uri_arg, required=True)
-    ap.add_argument("--days", type=positive_int, default=7)
+    ap.add_argument("--days", type=days_arg, default=7)
     return ap
 
 

@@ -15,13 +15,14 @@ from typing import Sequence
 
 from fraud_jobs import layout
 from fraud_jobs.common import (
+    JobArgumentParser,
     JobError,
     read_checked,
     date_arg,
     date_window,
+    days_arg,
     log,
     path_exists,
-    positive_int,
     require_path,
     spark_session,
     uri_arg,
@@ -31,11 +32,11 @@ from fraud_jobs.common import (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="save_to_hdfs", description=__doc__.splitlines()[0])
+    ap = JobArgumentParser(prog="save_to_hdfs", description=__doc__.splitlines()[0])
     ap.add_argument("--date", type=date_arg, required=True, help="logical date: last day of the window")
     ap.add_argument("--landing-root", type=uri_arg, required=True)
     ap.add_argument("--data-root", type=uri_arg, required=True)
-    ap.add_argument("--days", type=positive_int, default=7)
+    ap.add_argument("--days", type=days_arg, default=7)
     return ap
 
 

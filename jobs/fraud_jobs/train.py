@@ -35,13 +35,19 @@ from typing import Sequence
 
 from fraud_jobs import layout, mlflow_auth
 from fraud_jobs.common import (
+    JobArgumentParser,
     JobError,
+    bounded_float,
     date_arg,
+    days_arg,
+    int_in,
     join_path,
     log,
-    non_negative_int,
-    positive_int,
+    mlflow_uri_arg,
+    name_arg,
+    non_negative_float,
     read_parquet,
+    seed_arg,
     spark_session,
     uri_arg,
     write_df_atomic,
@@ -222,25 +228,25 @@ def jvm_logger_off(spark, name: str):
 
 
 def parser(model: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Train one fraud model on a logical date's window.")
+    p = JobArgumentParser(description="Train one fraud model on a logical date's window.")
     if model is None:
         p.add_argument("--model", choices=sorted(MODELS), required=True)
     p.add_argument("--date", type=date_arg, required=True, help="logical date YYYY-MM-DD")
     p.add_argument("--data-root", type=uri_arg, required=True)
-    p.add_argument("--mlflow-uri", required=True)
-    p.add_argument("--experiment", required=True)
-    p.add_argument("--registered-model", required=True)
+    p.add_argument("--mlflow-uri", type=mlflow_uri_arg, required=True)
+    p.add_argument("--experiment", type=name_arg, required=True)
+    p.add_argument("--registered-model", type=name_arg, required=True)
     mlflow_auth.add_arguments(p)
-    p.add_argument("--train-days", type=positive_int, default=SplitSpec.train_days)
-    p.add_argument("--gap-days", type=non_negative_int, default=SplitSpec.gap_days)
-    p.add_argument("--valid-days", type=positive_int, default=SplitSpec.valid_days)
-    p.add_argument("--threshold", type=float, default=0.5, help="LR decision threshold")
-    p.add_argument("--max-iter", type=positive_int, default=100, help="LR iterations")
-    p.add_argument("--reg-param", type=float, default=0.0, help="LR L2 regularization")
-    p.add_argument("--num-trees", type=positive_int, default=100, help="RF trees")
-    p.add_argument("--max-depth", type=positive_int, default=8, help="RF depth")
-    p.add_argument("--seed", type=int, default=42, help="RF seed")
-    p.add_argument("--dfs-tmpdir", default=None,
+    p.add_argument("--train-days", type=days_arg, default=SplitSpec.train_days)
+    p.add_argument("--gap-days", type=int_in(0, 3660), default=SplitSpec.gap_days)
+    p.add_argument("--valid-days", type=days_arg, default=SplitSpec.valid_days)
+    p.add_argument("--threshold", type=bounded_float(0.0, 1.0), default=0.5, help="LR decision threshold")
+    p.add_argument("--max-iter", type=int_in(1, 100_000), default=100, help="LR iterations")
+    p.add_argument("--reg-param", type=non_negative_float, default=0.0, help="LR L2 regularization")
+    p.add_argument("--num-trees", type=int_in(1, 10_000), default=100, help="RF trees")
+    p.add_argument("--max-depth", type=int_in(1, 30), default=8, help="RF depth (Spark allows at most 30)")
+    p.add_argument("--seed", type=seed_arg, default=42, help="RF seed")
+    p.add_argument("--dfs-tmpdir", type=uri_arg, default=None,
                    help="where mlflow.spark stages the model on the cluster FS (default /tmp/mlflow)")
     return p
 

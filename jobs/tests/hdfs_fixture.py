@@ -28,29 +28,40 @@ def _cache_root() -> str:
     return os.environ.get("MLOPS_CACHE", default)
 
 
-def build_mini_hdfs() -> str:
-    """Resolve the Hadoop jars and compile the launcher (once); return the Java classpath."""
+def _digest(*paths: str) -> str:
     digest = hashlib.sha256()
-    for path in (POM, LAUNCHER):
+    for path in paths:
         with open(path, "rb") as fh:
             digest.update(fh.read())
-    out = os.path.join(_cache_root(), "mini-hdfs", digest.hexdigest()[:12])
-    classes = os.path.join(out, "classes")
+    return digest.hexdigest()[:12]
+
+
+def maven_classpath(pom: str) -> str:
+    """The jars of `pom`'s dependencies from Maven Central (repository cache $MLOPS_CACHE/m2),
+    resolved once per content of the pom; returns them as a Java classpath."""
+    out = os.path.join(_cache_root(), "maven-classpath", _digest(pom))
     cp_file = os.path.join(out, "classpath.txt")
-    done = os.path.join(out, ".complete")
-    if not os.path.exists(done):
-        os.makedirs(classes, exist_ok=True)
+    if not os.path.exists(os.path.join(out, ".complete")):
+        os.makedirs(out, exist_ok=True)
         subprocess.run(
             ["mvn", "-q", "-B", f"-Dmaven.repo.local={os.path.join(_cache_root(), 'm2')}",
-             "-f", POM, "dependency:build-classpath", f"-Dmdep.outputFile={cp_file}"],
+             "-f", pom, "dependency:build-classpath", f"-Dmdep.outputFile={cp_file}"],
             check=True,
         )
-        with open(cp_file, encoding="utf-8") as fh:
-            jars = fh.read().strip()
-        subprocess.run(["javac", "-d", classes, "-cp", jars, LAUNCHER], check=True)
-        open(done, "w").close()
+        open(os.path.join(out, ".complete"), "w").close()
     with open(cp_file, encoding="utf-8") as fh:
-        return classes + os.pathsep + fh.read().strip()
+        return fh.read().strip()
+
+
+def build_mini_hdfs() -> str:
+    """Resolve the Hadoop jars and compile the launcher (once); return the Java classpath."""
+    jars = maven_classpath(POM)
+    classes = os.path.join(_cache_root(), "mini-hdfs", _digest(POM, LAUNCHER), "classes")
+    if not os.path.exists(os.path.join(classes, ".complete")):
+        os.makedirs(classes, exist_ok=True)
+        subprocess.run(["javac", "-d", classes, "-cp", jars, LAUNCHER], check=True)
+        open(os.path.join(classes, ".complete"), "w").close()
+    return classes + os.pathsep + jars
 
 
 class MiniHdfs:

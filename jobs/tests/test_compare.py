@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -34,10 +36,15 @@ def pipeline(mlflow_server, spark, tmp_path_factory):
     out = {"root": root, "root_dir": root_dir, "experiment": experiment, "server": mlflow_server}
     model_args = [*common, "--registered-model", MODEL_NAME, "--num-trees", "10",
                   "--max-depth", "4"]
+    log_start = mlflow_server.log_path.stat().st_size
     out["lr"] = train.main_lr(model_args)
     out["rf"] = train.main_rf(model_args)
     out["bootstrap"] = bootstrap.main([*common, "--n-boot", "2000", "--seed", "7"])
     out["compare"] = compare.main([*common, "--registered-model", MODEL_NAME, "--alpha", "0.05"])
+    # every request the four jobs sent, from the server's access log (uvicorn's request lines)
+    with open(mlflow_server.log_path, "rb") as log:
+        log.seek(log_start)
+        out["requests"] = re.findall(r'"([A-Z]+ \S+) HTTP/1\.[01]"', log.read().decode(errors="replace"))
     return out
 
 
@@ -174,5 +181,20 @@ def test_compare_bad_date_or_alpha_exits_non_zero_naming_it(tmp_path):
     result = run_entrypoint("compare", "--date", "2024-04-31", *base)
     assert result.returncode == 2 and "bad date '2024-04-31'" in result.stderr
     result = run_entrypoint("compare", "--date", DATE, "--alpha", "0.7", *base)
-    assert result.returncode == 2 and "--alpha must be in (0, 0.5), got 0.7" in result.stderr
+    assert result.returncode == 2 and "argument --alpha: '0.7' must be a number in (0, 0.5)" in result.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_the_jobs_send_only_what_the_mlflow_jobs_user_may_send(pipeline):
+    """On the cloud the jobs log in as `jobs`, whose requests nginx limits to the rules of
+    units/nginx/mlflow-jobs-access.json: every request the real jobs made must be allowed there."""
+    rights = json.loads((Path(__file__).resolve().parents[2] / "units/nginx/mlflow-jobs-access.json").read_text())
+    allowed = [re.compile(r["rule"]) for r in rights["allow"]]
+    refused = [re.compile(r["rule"]) for r in rights["refuse"]]
+    requests = pipeline["requests"]
+    # the log covers the whole pipeline: runs, model logging, artifact upload through the server
+    assert any(r.startswith("PUT /api/2.0/mlflow-artifacts/artifacts/") for r in requests), requests
+    assert "POST /api/2.0/mlflow/registered-models/alias" in requests, requests
+    denied = sorted({r for r in requests
+                     if any(p.search(r) for p in refused) or not any(p.search(r) for p in allowed)})
+    assert denied == [], f"requests the jobs user may not send through nginx: {denied}"

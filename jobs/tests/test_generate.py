@@ -62,7 +62,7 @@ def test_bad_date_fails_before_writing_anything(tmp_path):
     "args, message",
     [
         (["--radius", "-1"], "'-1' must be a positive finite number"),
-        (["--customers", "0"], "'0' must be a positive integer"),
+        (["--customers", "0"], "'0' must be a whole number from 1 to 10000000"),
         (["--landing-root", "relative/path"], "neither a URI"),
     ],
 )

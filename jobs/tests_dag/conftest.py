@@ -59,3 +59,37 @@ def config_file(tmp_path, monkeypatch):
         return path
 
     return make
+
+
+# ---------------------------------------------------------------------------------------------
+# shared by the whole-DAG runs (local and dataproc backends): one MLflow server, one Airflow home
+
+
+@pytest.fixture(scope="session")
+def mlflow_server():
+    """A loopback MLflow server (scripts/mlflow-local.sh, the demo's); each test uses its own
+    experiment and registered model. scripts/test-dag.sh stops it too if pytest is killed."""
+    import subprocess
+
+    state = WORK / "mlflow"
+    uri = subprocess.run(["bash", "scripts/mlflow-local.sh", "start", str(state)],
+                         cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
+    try:
+        yield uri
+    finally:
+        subprocess.run(["bash", "scripts/mlflow-local.sh", "stop", str(state)], cwd=REPO)
+
+
+@pytest.fixture(scope="session")
+def airflow_env() -> dict:
+    """The environment of `airflow dags test`: a migrated SQLite Airflow home of this session."""
+    import subprocess
+
+    home = WORK / "airflow-runs"
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False",
+               AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_DIR))
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, check=True,
+                   capture_output=True)
+    return env

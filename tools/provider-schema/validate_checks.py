@@ -72,7 +72,8 @@ def drop_required(stack_path, schema_path, out_path):
 
 def add_unknown(stack_path, out_path):
     stack = load(stack_path)
-    rtype, name, body = next(iter(resources(stack)), (None, None, None))
+    # a provider's resource (not Terraform's built-in terraform_data): the case is about its schema
+    rtype, name, body = next(((t, n, b) for t, n, b in resources(stack) if t.startswith("yandex_")), (None, None, None))
     if body is None:
         sys.exit(f"{stack_path}: no resources")
     body[UNKNOWN_ARG] = "x"

@@ -1,0 +1,245 @@
+"""The whole DAG on the `dataproc` backend, the path a deploy runs: `airflow dags test` through the
+provider's real operators and hook, against the Yandex Cloud API stand-in (boot/dataproc_standin.py:
+gRPC + TLS on loopback, credentials from the metadata stand-in, each job a real spark-submit).
+
+The "cluster" is what a Data Proc node gives a job, on this machine: HDFS (the MiniDFSCluster of
+jobs/tests/hdfs_fixture.py) as its default file system, Object Storage (moto) through Spark's own
+s3a filesystem (hadoop-aws from Maven Central), the jobs' Python environment as the image's Python.
+The pipeline config is the one the stack writes for the Airflow VM (scripts/airflow-pipeline-config.ts
+renders it with the stack's own code), for these endpoints; the job code in the bucket is what
+JobCode uploads (the same zip builder, checked by jest). The connection is the one the Airflow VM's
+boot script writes (folder + endpoint, no key).
+
+Needs $JOBS_VENV and $STANDIN_MOTO_SERVER (scripts/test-dag.sh sets them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import EXPECTED_TASKS, REPO, WORK
+from dag_runs import DATE, check_mlflow_runs, dags_test, final_states, shell, step_sections
+
+JOBS_VENV = os.environ.get("JOBS_VENV", "")
+MOTO_SERVER = os.environ.get("STANDIN_MOTO_SERVER", "")
+pytestmark = [
+    pytest.mark.skipif(not JOBS_VENV or not MOTO_SERVER,
+                       reason="JOBS_VENV / STANDIN_MOTO_SERVER not set: run through scripts/test-dag.sh"),
+]
+
+for folder in (REPO / "boot", REPO / "jobs"):  # the stand-ins; tests.hdfs_fixture
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+# Made-up ids shaped like Yandex Cloud's (the deployed values come from Terraform).
+FOLDER_ID = "b1gstandinfolder0001"
+CLUSTER_ID = "c9qstandinfraudspark"
+BUCKET = "fraud-standin-bucket"
+MLFLOW_SECRET_ID = "e6qstandinmlflowjobs"
+S3A_POM = Path(__file__).resolve().parent / "s3a" / "pom.xml"
+# a date with nothing landed: save_to_hdfs must fail on the cluster
+EMPTY_DATE = "2024-05-09"
+
+
+def jobs_python(code: str, *args: str) -> str:
+    """Run Python in the jobs' environment (boto3, pyarrow: the Airflow venv has neither)."""
+    return subprocess.run([f"{JOBS_VENV}/bin/python", "-c", code, *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+S3_CLIENT = ("import boto3, sys\n"
+             "s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='x', "
+             "aws_secret_access_key='x', region_name='ru-central1')\n")
+
+
+@dataclass
+class Cloud:
+    work: Path
+    config_path: Path
+    config: dict
+    env: dict
+    api: object  # DataprocApiStandIn
+    metadata: object  # CloudApiStandIn
+    s3_url: str
+    mlflow_uri: str
+
+    def config_with(self, name: str, **overrides) -> Path:
+        path = self.work / name
+        path.write_text(json.dumps({**self.config, **overrides}, indent=2))
+        return path
+
+
+def render_pipeline_config(mlflow_uri: str) -> str:
+    """The Airflow VM's pipeline.json, rendered by the stack's code for the stand-ins' endpoints."""
+    out = subprocess.run(
+        ["npx", "--no-install", "ts-node", "scripts/airflow-pipeline-config.ts", "--bucket", BUCKET,
+         "--mlflow-uri", mlflow_uri, "--mlflow-password-secret", MLFLOW_SECRET_ID, "--cluster-id", CLUSTER_ID],
+        cwd=REPO, capture_output=True, text=True, env=dict(os.environ, YC_MLOPS_CONFIG=""))
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def upload_job_code(s3_url: str, staged: Path, config: dict, ca_pem: str) -> None:
+    """What `cdktf deploy` puts in the bucket: the entry scripts and fraud_jobs.zip under jobs_uri,
+    and the MLflow VM's certificate where mlflow_ca_uri says (here: a PEM the job must fetch)."""
+    prefix = f"s3a://{BUCKET}/"
+    assert config["jobs_uri"].startswith(prefix) and config["mlflow_ca_uri"].startswith(prefix), config
+    jobs_key = config["jobs_uri"][len(prefix):]
+    files = [(f"{jobs_key}entrypoints/{p.name}", str(p)) for p in sorted((staged / "entrypoints").glob("*.py"))]
+    files.append((f"{jobs_key}fraud_jobs.zip", str(staged / "fraud_jobs.zip")))
+    ca = staged.parent / "mlflow-ca.pem"
+    ca.write_text(ca_pem)
+    files.append((config["mlflow_ca_uri"][len(prefix):], str(ca)))
+    jobs_python(S3_CLIENT + (
+        "s3.create_bucket(Bucket=sys.argv[2], CreateBucketConfiguration={'LocationConstraint': 'ru-central1'})\n"
+        "for key, path in zip(sys.argv[3::2], sys.argv[4::2]):\n"
+        "    s3.upload_file(path, sys.argv[2], key)\n"), s3_url, BUCKET, *[x for pair in files for x in pair])
+
+
+@pytest.fixture(scope="module")
+def cloud(mlflow_server, airflow_env):
+    from dataproc_standin import ClusterRuntime, DataprocApiStandIn
+    from standins import CloudApiStandIn, S3StandIn
+    from tests.hdfs_fixture import MiniHdfs, build_mini_hdfs, maven_classpath
+
+    work = WORK / "dataproc"
+    work.mkdir(parents=True, exist_ok=True)
+    shell('stage_jobs "$1"', str(work))
+    started = []
+    try:
+        metadata = CloudApiStandIn({MLFLOW_SECRET_ID: {"password": secrets.token_hex(12)}}).start()
+        started.append(metadata)
+        s3 = S3StandIn(MOTO_SERVER).start()
+        started.append(s3)
+        hdfs = MiniHdfs(build_mini_hdfs())
+        started.append(hdfs)
+        config_text = render_pipeline_config(mlflow_server)
+        config = json.loads(config_text)
+        assert config["backend"] == "dataproc" and config["dataproc_cluster_id"] == CLUSTER_ID, config
+
+        python = f"{JOBS_VENV}/bin/python"
+        s3a_jars = maven_classpath(str(S3A_POM))
+        runtime = ClusterRuntime(
+            spark_submit=f"{JOBS_VENV}/bin/spark-submit",
+            spark_defaults={
+                # what the Data Proc image's spark-defaults/core-site give a job
+                "spark.hadoop.fs.defaultFS": hdfs.uri,
+                "spark.hadoop.fs.s3a.endpoint": s3.url,
+                "spark.hadoop.fs.s3a.path.style.access": "true",
+                "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+                "spark.hadoop.fs.s3a.access.key": "standin",
+                "spark.hadoop.fs.s3a.secret.key": "standin",
+                "spark.hadoop.fs.s3a.endpoint.region": "ru-central1",
+                "spark.driver.extraClassPath": s3a_jars,
+                "spark.executor.extraClassPath": s3a_jars,
+                "spark.pyspark.python": python,
+                "spark.pyspark.driver.python": python,
+                # loopback only, no UI port, few shuffle partitions for small data
+                "spark.driver.host": "127.0.0.1",
+                "spark.driver.bindAddress": "127.0.0.1",
+                "spark.ui.enabled": "false",
+                "spark.sql.shuffle.partitions": "4",
+            },
+            env={"PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python, "SPARK_LOCAL_IP": "127.0.0.1",
+                 # the node's metadata service and Lockbox (the job reads its MLflow password)
+                 "YC_METADATA_URL": metadata.url, "YC_LOCKBOX_PAYLOAD_URL": metadata.url},
+            work=work / "cluster",
+        )
+        api = DataprocApiStandIn(metadata, runtime, (FOLDER_ID,)).start()
+        started.append(api)
+        api.add_cluster(CLUSTER_ID, FOLDER_ID, "fraud-spark")
+        upload_job_code(s3.url, work / "jobs", config, api.ca_file.read_text())
+
+        config_path = work / "pipeline.json"
+        config_path.write_text(config_text)
+        env = dict(airflow_env)
+        env.update(
+            # the connection the Airflow VM's boot script writes: folder + endpoint, no key
+            AIRFLOW_CONN_YANDEXCLOUD_DEFAULT=json.dumps(
+                {"conn_type": "yandexcloud", "extra": {"folder_id": FOLDER_ID, "endpoint": api.address}}),
+            YC_METADATA_ADDR=f"127.0.0.1:{metadata.port}",
+            GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=str(api.ca_file),
+            NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", no_grpc_proxy="127.0.0.1",
+        )
+        yield Cloud(work, config_path, config, env, api, metadata, s3.url, mlflow_server)
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+def test_the_whole_dag_runs_on_data_proc_through_the_api(cloud):
+    rc, log = dags_test(cloud.env, cloud.config_path, cloud.work / "logs" / "full-run.log")
+    assert rc == 0, log[-6000:]
+    assert {s for s, _ in step_sections(log)} == EXPECTED_TASKS
+    assert set(final_states(log).values()) == {"success"}
+
+    from fraud_jobs import pipeline_spec
+
+    cfg = pipeline_spec.PipelineConfig.from_mapping(cloud.config)
+    creates = [c for c in cloud.api.calls_of("dataproc.v1.JobService/Create") if c.code == "OK"]
+    names = [c.request["name"] for c in creates]
+    by_name = {pipeline_spec.job_name(step): step for step in pipeline_spec.STEPS}
+    assert sorted(names) == sorted(by_name), "one job per step"
+    order = [by_name[n] for n in names]
+    for step in order:  # each job submitted after the jobs of its upstream steps
+        assert all(order.index(up) < order.index(step) for up in pipeline_spec.UPSTREAM[step]), order
+
+    jobs_uri = cloud.config["jobs_uri"]
+    for call in creates:
+        step, job = by_name[call.request["name"]], call.request["pyspark_job"]
+        assert call.request["cluster_id"] == cloud.config["dataproc_cluster_id"]
+        assert job["main_python_file_uri"] == f"{jobs_uri}entrypoints/{step}.py"
+        assert job["python_file_uris"] == [f"{jobs_uri}fraud_jobs.zip"]
+        # the rendered logical date, in the arguments the step contract gives for it
+        assert job["args"] == pipeline_spec.step_args(step, cfg, DATE), (step, job["args"])
+
+    # every job went through the service's states and ended DONE
+    for job_id, statuses in cloud.api.job_statuses.items():
+        assert statuses == ["PROVISIONING", "PENDING", "RUNNING", "DONE"], (job_id, statuses)
+    # the SDK authenticated with the token of the metadata service; the jobs read their MLflow
+    # password from Lockbox with it
+    assert all(c.code == "OK" for c in cloud.api.calls if "JobService" in c.method or "Operation" in c.method)
+    asked = {path for _, path, status in cloud.metadata.requests if status == 200}
+    assert "/computeMetadata/v1/instance/service-accounts/default/token" in asked
+    assert f"/lockbox/v1/secrets/{MLFLOW_SECRET_ID}/payload" in asked
+
+    # generate landed the day in the bucket (s3a), the rest went through HDFS into MLflow
+    landed = jobs_python(S3_CLIENT + (
+        "r = s3.list_objects_v2(Bucket=sys.argv[2], Prefix=sys.argv[3])\n"
+        "print(len(r.get('Contents', [])))\n"), cloud.s3_url, BUCKET, f"landing/transactions/TX_DATE={DATE}/")
+    assert int(landed) > 0
+    check_mlflow_runs(cloud.mlflow_uri, cfg.experiment, cfg.registered_model)
+
+
+def test_a_job_failing_on_the_cluster_fails_its_task_with_the_jobs_error(cloud):
+    # nothing landed for EMPTY_DATE: generate is marked done, save_to_hdfs must fail on the cluster;
+    # no retry here (the deployed policy retries twice after 60 s and 120 s)
+    config = cloud.config_with("pipeline-no-retries.json", retries=0)
+    before = len(cloud.api.calls_of("dataproc.v1.JobService/Create"))
+    rc, log = dags_test(cloud.env, config, cloud.work / "logs" / "failing-run.log",
+                        "--mark-success-pattern", "^generate$", date=EMPTY_DATE)
+    assert rc != 0
+    assert final_states(log).get("save_to_hdfs") == "failed", final_states(log)
+    ran = {step for step, _ in step_sections(log)}
+    assert ran.isdisjoint({"preprocess", "train_lr", "train_rf", "bootstrap", "compare"}), ran
+
+    creates = cloud.api.calls_of("dataproc.v1.JobService/Create")[before:]
+    assert [c.request["name"] for c in creates] == ["fraud-pipeline-save-to-hdfs"]
+    (job_id,) = [j for j, job in cloud.api.jobs.items() if job.name == "fraud-pipeline-save-to-hdfs"
+                 and EMPTY_DATE in job.pyspark_job.args]
+    assert cloud.api.job_statuses[job_id][-2:] == ["RUNNING", "ERROR"]
+    # the job's own error line, as it printed it on the cluster, is in the task's log
+    errors = [line for line in cloud.api.driver_output(job_id).splitlines() if line.startswith("error: ")]
+    assert errors and cloud.config["landing_root"] in errors[-1], cloud.api.driver_output(job_id)[-3000:]
+    section = dict(step_sections(log))["save_to_hdfs"]
+    assert errors[-1] in section, section[-4000:]
+    assert f"failed: {errors[-1]}" in section  # the task's error names it too
+    assert any(c.method.endswith("JobService/ListLog") for c in cloud.api.calls)
