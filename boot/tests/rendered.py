@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness import BootedHost
 from probes import report, endpoints_env, is_loopback, unconditional_yandex_addresses
@@ -254,6 +255,25 @@ def check_release_and_python(rh: RenderedHost, venv_python: str) -> None:
     assert os_release["VERSION_CODENAME"] == FLEET["vm"]["debianSuite"], os_release
     assert python_minor(rh) == FLEET["vm"]["python"] == FLEET["python"]
     assert python_minor(rh, venv_python) == FLEET["python"]
+
+
+def check_apt_sources(rh: RenderedHost) -> None:
+    """apt on the booted host uses only the user-data's HTTPS mirrors (cloud-init rewrote the root's
+    plain-HTTP sources before installing anything), for the release and its security updates."""
+    mirrors = yaml.safe_load(rh.user_data)["apt"]
+    primary, security = (mirrors[k][0]["uri"].rstrip("/") for k in ("primary", "security"))
+    suite = FLEET["vm"]["debianSuite"]
+    entries = [line.split() for line in rh.host.read("/etc/apt/sources.list").splitlines()
+               if line.startswith(("deb ", "deb-src "))]
+    for extra in rh.host.run(["find", "/etc/apt/sources.list.d", "-type", "f"]).stdout.split():
+        assert not extra.endswith((".list", ".sources")), f"apt source outside sources.list: {extra}"
+    assert entries, rh.host.read("/etc/apt/sources.list")
+    assert all(e[1].rstrip("/") in (primary, security) and e[1].startswith("https://") for e in entries), entries
+    debs = {(e[1].rstrip("/"), e[2]) for e in entries if e[0] == "deb"}
+    assert {(primary, suite), (security, f"{suite}-security")} <= debs, debs
+    output = rh.host.read("/var/log/cloud-init-output.log")
+    assert re.search(rf"^(Get|Hit):\d+ {re.escape(security)} {suite}-security ", output, re.M), \
+        "apt-get update did not read the security mirror"
 
 
 def replace_rendered(old: RenderedHost, host_factory, timeout: float) -> tuple[RenderedHost, float]:

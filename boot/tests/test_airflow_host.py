@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from probes import report, YANDEX_HOST_RE, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
-from rendered import boot_rendered, check_release_and_python, first_boot, replace_rendered, stop_rendered
+from rendered import boot_rendered, check_apt_sources, check_release_and_python, first_boot, replace_rendered, stop_rendered
 
 BOOT_TIMEOUT = float(os.environ.get("BOOT_AIRFLOW_TIMEOUT", "2400"))
 DAG_FILE = "fraud_pipeline.py"
@@ -61,6 +61,10 @@ def test_every_shipped_unit_is_active(airflow_host):
 
 def test_boots_the_vms_release_and_runs_airflow_on_the_fleets_python(airflow_host):
     check_release_and_python(airflow_host, "/opt/airflow/venv/bin/python")
+
+
+def test_apt_reads_only_the_https_mirrors_of_the_release_and_its_security_updates(airflow_host):
+    check_apt_sources(airflow_host)
 
 
 def test_boot_script_used_only_loopback_standins(airflow_host):

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from probes import report, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
-from rendered import boot_rendered, check_release_and_python, first_boot, replace_rendered, stop_rendered
+from rendered import boot_rendered, check_apt_sources, check_release_and_python, first_boot, replace_rendered, stop_rendered
 
 BOOT_TIMEOUT = float(os.environ.get("BOOT_MLFLOW_TIMEOUT", "1500"))
 state: dict = {}
@@ -53,6 +53,10 @@ def test_every_shipped_unit_is_active(mlflow_host):
 
 def test_boots_the_vms_release_and_serves_from_the_fleets_python(mlflow_host):
     check_release_and_python(mlflow_host, "/opt/mlflow/venv/bin/python")
+
+
+def test_apt_reads_only_the_https_mirrors_of_the_release_and_its_security_updates(mlflow_host):
+    check_apt_sources(mlflow_host)
 
 
 def test_admin_has_one_account_with_the_key_only_and_sudo(mlflow_host):
