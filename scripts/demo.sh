@@ -8,7 +8,8 @@
 # Environment:
 #   DEMO_DATE=YYYY-MM-DD   logical date (default 2024-04-30; a rerun of a date replaces its outputs)
 #   DEMO_WORK_DIR=PATH     work folder (default <repo>/.work/demo, gitignored); delete it to start over
-#   KEEP_SERVERS=1         leave the MLflow server up afterwards (prints how to stop it)
+#   KEEP_SERVERS=1         leave the MLflow UI up afterwards and start the Airflow UI on the run
+#                          (scripts/demo-ui.sh; prints both links and how to stop them)
 source "$(dirname "$0")/lib.sh"
 source "$REPO_ROOT/scripts/local-airflow.sh"
 cd "$REPO_ROOT"
@@ -30,11 +31,13 @@ command -v java >/dev/null || die "java not found: Spark needs a Java 17 runtime
 cleanup() {
   stop_dag_test
   if [ "${KEEP_SERVERS:-0}" = 1 ]; then
-    log "MLflow left running at ${MLFLOW_URI:-?}; stop it with: bash scripts/mlflow-local.sh stop $WORK/mlflow"
+    [ "${demo_done:-0}" = 1 ] \
+      || log "MLflow left running at ${MLFLOW_URI:-?}; stop it with: bash scripts/mlflow-local.sh stop $WORK/mlflow"
   else
     bash "$REPO_ROOT/scripts/mlflow-local.sh" stop "$WORK/mlflow" || true
     if [ "${demo_done:-0}" = 1 ]; then
-      log "MLflow server stopped; run with KEEP_SERVERS=1 to keep it up and open the URLs above"
+      log "MLflow server stopped. To look at this run in the browser (MLflow and Airflow UIs on loopback):"
+      log "  make demo-ui$( [ "$WORK" = "$REPO_ROOT/.work/demo" ] || printf ' DEMO_WORK_DIR=%s' "$WORK")   (or KEEP_SERVERS=1 make demo next time)"
     fi
   fi
 }
@@ -47,7 +50,7 @@ log "2/4 MLflow server on loopback (SQLite + $WORK/mlflow/artifacts), job code, 
 if MLFLOW_URI="$(bash "$REPO_ROOT/scripts/mlflow-local.sh" uri "$WORK/mlflow" 2>/dev/null)"; then
   mlflow_start_pid=""
 else
-  MLFLOW_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  MLFLOW_PORT="$(free_port)"
   MLFLOW_URI="http://127.0.0.1:$MLFLOW_PORT"
   bash "$REPO_ROOT/scripts/mlflow-local.sh" start "$WORK/mlflow" "$MLFLOW_PORT" >"$WORK/mlflow-start.log" 2>&1 &
   mlflow_start_pid=$!
@@ -82,3 +85,6 @@ log "    DAG run done in $((SECONDS - run_start)) s; full log: $RUN_LOG"
   --config "$FRAUD_PIPELINE_CONFIG" --date "$DATE"
 demo_done=1
 log "demo finished in $((SECONDS - t0)) s"
+if [ "${KEEP_SERVERS:-0}" = 1 ]; then
+  DEMO_WORK_DIR="$WORK" bash "$REPO_ROOT/scripts/demo-ui.sh" start
+fi

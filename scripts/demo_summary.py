@@ -1,5 +1,6 @@
 """Print the result of one pipeline run from MLflow: per-model F1 with 95% CIs, the paired
-difference, p-value, verdict and the runs' URLs. Run with the jobs' Python (it has mlflow).
+difference, p-value, verdict and the runs' URLs. Run with the jobs' Python (it has mlflow);
+the links come from jobs/fraud_jobs/tracking.py.
 
 Usage: demo_summary.py --config PIPELINE_JSON --date YYYY-MM-DD
 
@@ -12,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "jobs"))
 
 
 def main() -> int:
@@ -26,6 +30,8 @@ def main() -> int:
     experiment_name = cfg.get("experiment", "fraud-detection")
 
     from mlflow import MlflowClient
+
+    from fraud_jobs.tracking import ui_url
 
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name(experiment_name)
@@ -47,7 +53,7 @@ def main() -> int:
     m, tags = run.data.metrics, run.data.tags
 
     def run_url(run_id: str | None) -> str:
-        return f"{uri}/#/experiments/{experiment.experiment_id}/runs/{run_id}" if run_id else "?"
+        return ui_url(uri, experiment.experiment_id, run_id) if run_id else "?"
 
     def f1_line(label: str, key: str) -> str:
         return (f"  {label:<22} F1 = {m[key]:.4f}   95% CI [{m[key + '_ci_low']:.4f}, "
@@ -66,7 +72,7 @@ def main() -> int:
         print(f"  model registry: {cfg.get('registered_model', 'fraud-detector')} version "
               f"{tags['pipeline.champion_version']} is now 'champion'")
     print()
-    print(f"  MLflow experiment : {uri}/#/experiments/{experiment.experiment_id}")
+    print(f"  MLflow experiment : {ui_url(uri, experiment.experiment_id)}")
     print(f"  comparison run    : {run_url(run.info.run_id)}")
     print(f"  logistic regression run: {run_url(tags.get('pipeline.lr_run_id'))}")
     print(f"  random forest run      : {run_url(tags.get('pipeline.rf_run_id'))}")

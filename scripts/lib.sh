@@ -54,6 +54,24 @@ venv_for() {
   printf '%s\n' "$dir"
 }
 
+# free_port : prints a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# stop_group PIDFILE : end the process group whose id PIDFILE holds (TERM, then KILL after 10 s),
+# and remove PIDFILE. For servers started with setsid, so their workers go with them.
+stop_group() {
+  local pgid
+  pgid="$(cat "$1" 2>/dev/null || true)"
+  if [ -n "$pgid" ] && kill -0 "$pgid" 2>/dev/null; then
+    kill -TERM -- "-$pgid" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$pgid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-$pgid" 2>/dev/null || true
+  fi
+  rm -f "$1"
+}
+
 # apt_install PKG... : install Debian packages that are not installed yet (needs root).
 apt_install() {
   local missing=() p

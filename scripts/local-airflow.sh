@@ -191,3 +191,48 @@ failed_steps() {
     END { for (id in state) if (state[id] == "failed" && (id in name)) print name[id] }
   ' "$1" | sort -u
 }
+
+# airflow_ui_start WORK AIRFLOW_VENV : the Airflow UI (`airflow api-server`) on a free loopback port
+# over WORK's Airflow home, which holds the DAG and the runs `airflow dags test` recorded. Prints its
+# URL; reuses a running one. Log in as `admin` (the simple auth manager's default user) with the
+# password it generates into $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated. Process group id in
+# WORK/airflow-ui.pid, log in WORK/airflow-ui.log.
+airflow_ui_start() {
+  local work="$1" venv="$2" port url pidfile="$1/airflow-ui.pid"
+  if url="$(airflow_ui_url "$work" 2>/dev/null)"; then printf '%s\n' "$url"; return 0; fi
+  airflow_env "$work" "$venv"
+  airflow_db_init "$venv"
+  port="$(free_port)"
+  url="http://127.0.0.1:$port"
+  # The UI's links and the login's redirects point at $url. Airflow writes the generated password
+  # into its home and its log: umask 077 keeps both readable by this user only.
+  (
+    umask 077
+    AIRFLOW__API__BASE_URL="$url" exec setsid "$venv/bin/airflow" api-server --host 127.0.0.1 --port "$port" --workers 1 \
+      >"$work/airflow-ui.log" 2>&1 </dev/null
+  ) &
+  echo $! >"$pidfile"
+  for _ in $(seq 1 300); do
+    if curl -fsS "$url/api/v2/monitor/health" >/dev/null 2>&1; then
+      printf '%s\n' "$url" >"$work/airflow-ui.url"; printf '%s\n' "$url"; return 0
+    fi
+    kill -0 "$(cat "$pidfile")" 2>/dev/null || break
+    sleep 1
+  done
+  tail -20 "$work/airflow-ui.log" >&2
+  stop_group "$pidfile"
+  die "the Airflow UI did not start on $url (log: $work/airflow-ui.log)"
+}
+
+# airflow_ui_url WORK : the URL of WORK's running Airflow UI (fails if none runs).
+airflow_ui_url() {
+  local pidfile="$1/airflow-ui.pid"
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && [ -f "$1/airflow-ui.url" ] \
+    && cat "$1/airflow-ui.url"
+}
+
+# airflow_ui_stop WORK : stop WORK's Airflow UI, if it runs.
+airflow_ui_stop() {
+  stop_group "$1/airflow-ui.pid"
+  rm -f "$1/airflow-ui.url"
+}

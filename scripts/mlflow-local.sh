@@ -17,10 +17,6 @@ pidfile="$state/mlflow.pid" urifile="$state/mlflow.uri"
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
 case "$cmd" in
   start)
     mkdir -p "$state/artifacts"
@@ -51,13 +47,8 @@ case "$cmd" in
     die "mlflow server did not answer on $uri within 300 s (log: $state/mlflow.log)"
     ;;
   stop)
-    if running; then
-      pgid="$(cat "$pidfile")"
-      kill -TERM -- "-$pgid" 2>/dev/null || true
-      for _ in $(seq 1 20); do kill -0 "$pgid" 2>/dev/null || break; sleep 0.5; done
-      kill -KILL -- "-$pgid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile" "$urifile"
+    stop_group "$pidfile"
+    rm -f "$urifile"
     ;;
   uri)
     running && cat "$urifile" || die "no MLflow server running for $state"

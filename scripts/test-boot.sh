@@ -8,6 +8,13 @@ cd "$REPO_ROOT"
 
 [ "$(id -u)" -eq 0 ] || die "the boot test needs root (namespaces, mounts, chroot)"
 apt_install util-linux iproute2
+# the pipeline's model steps log to the booted MLflow host (Spark local mode), and a browser
+# opens both hosts' UIs through nginx; its screenshots go to .work/ui-artifacts/boot/
+command -v java >/dev/null || apt_install openjdk-17-jre-headless
+source "$REPO_ROOT/scripts/npm-deps.sh"
+ensure_browser
+export UI_ARTIFACTS_DIR="$REPO_ROOT/.work/ui-artifacts/boot"
+rm -rf "$UI_ARTIFACTS_DIR"
 
 export BOOT_ROOTFS
 BOOT_ROOTFS="$(bash boot/build-rootfs.sh)"
@@ -16,7 +23,6 @@ export BOOT_MOTO_SERVER
 BOOT_MOTO_SERVER="$(venv_for boot-standins boot/standin-requirements.lock)/bin/moto_server"
 # The hosts to boot: each VM's user-data exactly as the stack renders it.
 if [ -z "${BOOT_RENDERED_DIR:-}" ] && [ -f scripts/render-user-data.ts ]; then
-  source "$REPO_ROOT/scripts/npm-deps.sh"
   ensure_node_modules
   BOOT_RENDERED_DIR="$(mktemp -d)/rendered"
   export BOOT_RENDER_LOG="${BOOT_RENDERED_DIR%/rendered}/render.log"
@@ -55,4 +61,5 @@ set +e
 rc=$?
 set -e
 log "boot part runtime: $((SECONDS - start)) s"
+[ ! -d "$UI_ARTIFACTS_DIR" ] || log "browser screenshots (and what the browser saw): $UI_ARTIFACTS_DIR"
 exit $rc

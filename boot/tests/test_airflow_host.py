@@ -1,10 +1,13 @@
 """The Airflow VM, booted from its rendered user-data, probed as a user and as an attacker would.
-Tests run in file order on one booted host (module fixture); the restart test comes last."""
+Tests run in file order on one booted host (module fixture); after the restart test, a DAG run
+and the UI in a browser (the run's first task is left retrying: nothing runs after it but the
+secret search)."""
 from __future__ import annotations
 
 import json
 import os
 import re
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,8 +19,14 @@ import pytest
 from probes import report, YANDEX_HOST_RE, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
 from rendered import boot_rendered, check_apt_sources, check_release_and_python, first_boot, replace_rendered, stop_rendered
 
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "browser"))
+import pages  # noqa: E402  (browser/pages.py: what a person opens in the UIs, and must see)
+import uicheck  # noqa: E402
+
 BOOT_TIMEOUT = float(os.environ.get("BOOT_AIRFLOW_TIMEOUT", "2400"))
 DAG_FILE = "fraud_pipeline.py"
+DAG_ID = pages.DAG_ID
 MIGRATE = "airflow-db-migrate.service"  # oneshot, first boot only (condition on a stamp file)
 LONG_RUNNING = ["airflow-api-server.service", "airflow-scheduler.service",
                 "airflow-dag-processor.service", "airflow-triggerer.service"]
@@ -175,6 +184,40 @@ def test_restart_of_the_host_brings_everything_back_without_rerunning_first_boot
     assert len(airflow_host.api.requests) == lockbox_calls, "the boot script ran again"
     wait_for(lambda: health(airflow_host, ca)["scheduler"]["status"] == "healthy", 120, 2,
              what="scheduler healthy after restart")
+
+
+def test_airflow_ui_in_a_browser_through_nginx(airflow_host, ca):
+    """A person's browser at https://<airflow_url>: without credentials or with a wrong password
+    nginx's 401 and nothing else; as admin (nginx's login only: no second one from Airflow, no
+    redirect loop, no failed script or API call) the DAG list, the DAG's graph with its seven tasks
+    and edges, and a run's task states as the REST API reports them. The run is triggered through
+    the REST API; on this host its first task calls the Data Proc API, which is a loopback stand-in
+    that speaks no gRPC, so the task fails and retries: the states a person would then see."""
+    base, auth = "https://127.0.0.1:443", admin(airflow_host)
+    kw = {"auth": auth, "cafile": str(ca)}
+    logical_date = "2024-04-30"
+    pages.rest(f"{base}/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": f"{logical_date}T00:00:00Z"}, **kw)
+
+    # a state that lasts: after a failed try the task waits retry_delay_seconds (60 s) for the next
+    def first_task_resting():
+        run_id, states = pages.airflow_run(base, DAG_ID, logical_date, **kw)
+        return states.get("generate") in ("up_for_retry", "failed") and (run_id, states)
+    run_id, before = wait_for(first_task_resting, 600, 3, "the triggered run's first task to fail a try")
+    report(f"airflow run {run_id}: {before}")
+    user = auth[0]
+    plan = {"baseUrl": "https://127.0.0.1", "certFile": str(ca), "sessions": [
+        *pages.refused_sessions(user, "AIRFLOW_WRONG_PASSWORD", ["/", f"/api/v2/dags/{DAG_ID}"]),
+        {"name": "admin", "credentials": {"username": user, "passwordEnv": "AIRFLOW_PASSWORD"},
+         "pages": pages.airflow_pages(DAG_ID, run_id)},
+    ]}
+    t0 = time.monotonic()
+    result = uicheck.run(plan, "boot-airflow", secrets={"AIRFLOW_PASSWORD": auth[1],
+                                                        "AIRFLOW_WRONG_PASSWORD": auth[1] + "x"})
+    report(f"airflow UI in Chromium: {time.monotonic() - t0:.0f} s; screenshots in {result.out}")
+    _, after = pages.airflow_run(base, DAG_ID, logical_date, **kw)
+    report(f"airflow run {run_id} as the UI showed it: {pages.run_states(result.page('airflow-run'))}")
+    pages.check_refused(result, app_words=("airflow", "dag"))
+    pages.check_airflow(result, [before, after], logins=0)
 
 
 def test_no_secret_in_user_data_cloud_init_log_or_journal(airflow_host):

@@ -1,9 +1,12 @@
 """The MLflow VM, booted from its rendered user-data, probed as a user and as an attacker would.
-Tests run in file order on one booted host (module fixture); the restart test comes last."""
+Tests run in file order on one booted host (module fixture); after the restart test, the
+pipeline's runs and the UI in a browser."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +15,11 @@ import yaml
 
 from probes import report, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
 from rendered import boot_rendered, check_apt_sources, check_release_and_python, first_boot, replace_rendered, stop_rendered
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "browser"))
+import pages  # noqa: E402  (browser/pages.py: what a person opens in the UIs, and must see)
+import uicheck  # noqa: E402
 
 BOOT_TIMEOUT = float(os.environ.get("BOOT_MLFLOW_TIMEOUT", "1500"))
 state: dict = {}
@@ -289,6 +297,71 @@ def test_restart_of_the_host_brings_everything_back_without_rerunning_first_boot
     wait_for(lambda: mlflow_host.https("/health", ca, next(iter(mlflow_host.web_users.items())),
                                        timeout=5)[0] == 200, 180, 2, what="MLflow answering after restart")
     assert _client(mlflow_host, ca, CLIENT_READ, state["run_id"]) == "read back ok"
+
+
+SEED_DATE = "2024-04-07"
+
+
+def test_pipeline_steps_log_through_nginx_as_the_jobs_user(mlflow_host, ca, tmp_path_factory):
+    """The model steps' entry scripts, with the DAG's arguments, log to the booted server the way
+    they do from Data Proc: user `jobs`, its password read from Lockbox (the stand-in) with the
+    metadata service's token, the host's own CA (boot/seed_pipeline.py)."""
+    work = tmp_path_factory.mktemp("seed")
+    jobs_ref = dict(e.split("=", 1) for e in mlflow_host.host_env["WEB_USERS"].split())["jobs"]
+    config = work / "pipeline.json"
+    config.write_text(json.dumps({
+        "backend": "local", "landing_root": f"file://{work}/landing", "data_root": f"file://{work}/lake",
+        "mlflow_tracking_uri": "https://127.0.0.1:443", "mlflow_username": "jobs",
+        "mlflow_password_secret_id": jobs_ref.split(":", 1)[0], "mlflow_ca_uri": f"file://{ca}",
+        "n_boot": 2000, "seed": 7,
+    }))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(PYTHONPATH=str(REPO / "jobs"), YC_METADATA_URL=mlflow_host.api.url,
+               YC_LOCKBOX_PAYLOAD_URL=mlflow_host.api.url, SPARK_MASTER="local[2]")
+    t0 = time.monotonic()
+    res = subprocess.run([sys.executable, str(REPO / "boot" / "seed_pipeline.py"), str(config), SEED_DATE],
+                         env=env, capture_output=True, text=True, timeout=1200)
+    assert res.returncode == 0, res.stderr[-4000:]
+    report(f"mlflow: the model steps logged through nginx in {time.monotonic() - t0:.0f} s")
+    compare = json.loads(res.stdout.strip().splitlines()[-1])["compare"]
+    assert compare["champion_alias_set"] is True, compare
+    # the jobs user's password came from the Lockbox stand-in, for this very secret
+    assert any(p == f"/lockbox/v1/secrets/{jobs_ref.split(':', 1)[0]}/payload" and st == 200
+               for _, p, st in mlflow_host.api.requests)
+    admin_user = next(iter(mlflow_host.web_users))
+    auth = (admin_user, mlflow_host.web_users[admin_user])
+    from fraud_jobs.pipeline_spec import PipelineConfig  # jobs/ is on the path (pages)
+    experiment = PipelineConfig.load(str(config)).experiment
+    exp = pages.rest("https://127.0.0.1:443/api/2.0/mlflow/experiments/get-by-name?experiment_name="
+                     + experiment, auth=auth, cafile=str(ca))["experiment"]
+    # MLflow 3's experiment kind: a model-training experiment
+    assert {t["key"]: t["value"] for t in exp.get("tags", [])}.get("mlflow.experimentKind") \
+        == "custom_model_development", exp
+    state["seeded"] = pages.find_mlflow_run("https://127.0.0.1:443", experiment, SEED_DATE,
+                                            auth=auth, cafile=str(ca))
+
+
+def test_mlflow_ui_in_a_browser_through_nginx(mlflow_host, ca):
+    """A person's browser at https://<mlflow_url>: without credentials or with a wrong password
+    nginx's 401 and nothing else; as admin the experiment list, the pipeline's link opening on the
+    runs table, a run's metrics, the comparison figure, the model with its `champion` alias."""
+    if "seeded" not in state:
+        pytest.skip("needs the pipeline's runs (the previous test)")
+    run = state["seeded"]
+    admin_user = next(iter(mlflow_host.web_users))
+    plan = {"baseUrl": "https://127.0.0.1", "certFile": str(ca), "sessions": [
+        *pages.refused_sessions(admin_user, "MLFLOW_WRONG_PASSWORD",
+                                ["/", "/api/2.0/mlflow/experiments/search?max_results=5"]),
+        {"name": "admin", "credentials": {"username": admin_user, "passwordEnv": "MLFLOW_PASSWORD"},
+         "pages": pages.mlflow_pages(run)},
+    ]}
+    t0 = time.monotonic()
+    result = uicheck.run(plan, "boot-mlflow", secrets={
+        "MLFLOW_PASSWORD": mlflow_host.web_users[admin_user],
+        "MLFLOW_WRONG_PASSWORD": mlflow_host.web_users[admin_user] + "x"})
+    report(f"mlflow UI in Chromium: {time.monotonic() - t0:.0f} s; screenshots in {result.out}")
+    pages.check_refused(result, app_words=("mlflow", "experiment"))
+    pages.check_mlflow(result, run)
 
 
 def test_no_secret_in_user_data_cloud_init_log_or_journal(mlflow_host):

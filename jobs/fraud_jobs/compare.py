@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from fraud_jobs import evaluate, mlflow_auth
+from fraud_jobs import evaluate, mlflow_auth, tracking
 from fraud_jobs.bootstrap import MODEL_A, MODEL_B, bootstrap_json_path
 from fraud_jobs.common import (
     JobArgumentParser,
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> dict:
 
     mlflow_auth.configure_from_args(spark, args)
     mlflow.set_tracking_uri(args.mlflow_uri)
-    mlflow.set_experiment(args.experiment)
+    tracking.use_experiment(args.experiment)
     client = mlflow.MlflowClient()
     tags = {TAG_DATE: logical_date, TAG_STEP: "compare",
             "pipeline.lr_run_id": str(lr_info.get("run_id")),

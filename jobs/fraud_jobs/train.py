@@ -33,7 +33,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Sequence
 
-from fraud_jobs import layout, mlflow_auth
+from fraud_jobs import layout, mlflow_auth, tracking
 from fraud_jobs.common import (
     JobArgumentParser,
     JobError,
@@ -277,7 +277,7 @@ def run(args: argparse.Namespace) -> dict:
 
     mlflow_auth.configure_from_args(spark, args)
     mlflow.set_tracking_uri(args.mlflow_uri)
-    mlflow.set_experiment(args.experiment)
+    tracking.use_experiment(args.experiment)
     tags = {TAG_DATE: logical_date, TAG_MODEL: model, TAG_STEP: "train"}
     features_path = layout.features(args.data_root)
     with mlflow.start_run(run_name=f"{model}-{logical_date}", tags=tags) as active:

@@ -116,6 +116,9 @@ def tree_digest(root: Path) -> dict[str, str]:
 def check_mlflow_runs(uri: str, experiment_name: str, registered_model: str, date: str = DATE) -> None:
     """The runs of `date` in the experiment: two train runs and a comparison, as a user sees them."""
     experiment = mlflow_get(uri, "experiments/get-by-name", experiment_name=experiment_name)["experiment"]
+    # MLflow 3's experiment kind: a model-training experiment, not a GenAI one
+    kind = {t["key"]: t["value"] for t in experiment.get("tags", [])}.get("mlflow.experimentKind")
+    assert kind == "custom_model_development", experiment.get("tags")
     runs = mlflow_post(uri, "runs/search", {
         "experiment_ids": [experiment["experiment_id"]],
         "filter": f"tags.`pipeline.logical_date` = '{date}' and attributes.status = 'FINISHED'",

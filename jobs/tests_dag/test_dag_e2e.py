@@ -12,14 +12,19 @@ import json
 import os
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import EXPECTED_TASKS, REPO, WORK
+from conftest import EXPECTED_EDGES, EXPECTED_TASKS, REPO, WORK
 from dag_runs import (DATE, check_mlflow_runs, dags_test, final_states, job_output, shell, step_sections,
                       tree_digest)
+
+sys.path.insert(0, str(REPO / "browser"))
+import pages  # noqa: E402  (browser/pages.py: what a person opens in the UIs, and must see)
+import uicheck  # noqa: E402
 
 EXPERIMENT = "dag-e2e"
 REGISTERED_MODEL = "dag-e2e-fraud"
@@ -75,6 +80,50 @@ def test_the_whole_dag_runs_locally_and_its_mlflow_runs_exist(stack):
     assert (lake / "features" / f"TX_DATE={DATE}").is_dir()
 
     check_mlflow_runs(stack.mlflow_uri, EXPERIMENT, REGISTERED_MODEL)
+
+
+def test_the_local_uis_show_the_run_in_a_browser(stack):
+    """`make demo-ui` (and KEEP_SERVERS=1 make demo): the MLflow UI and the Airflow UI of the run,
+    on loopback, opened in headless Chromium at the links the script prints. Runs before the broken
+    run below, which replaces this date's Airflow run."""
+    airflow_home = Path(stack.env["AIRFLOW_HOME"])
+    if not (stack.work / "pipeline.json").is_file():
+        pytest.skip("needs the full run (the previous test)")
+    why = uicheck.missing_tools()
+    assert why is None, why  # scripts/test-dag.sh installs Chromium and playwright-core
+    # the demo's work-folder layout (pipeline.json, airflow/, mlflow/) over this module's run and the
+    # session's shared servers: demo-ui.sh then reuses the running MLflow server
+    view = WORK / "e2e-ui"
+    view.mkdir(exist_ok=True)
+    for name, target in (("pipeline.json", stack.work / "pipeline.json"), ("airflow", airflow_home),
+                         ("mlflow", WORK / "mlflow")):
+        if not (view / name).is_symlink():
+            (view / name).symlink_to(target)
+    res = subprocess.run(["bash", "scripts/demo-ui.sh", "start"], cwd=REPO, capture_output=True, text=True,
+                         env=dict(os.environ, DEMO_WORK_DIR=str(view)), timeout=900)
+    try:
+        assert res.returncode == 0, res.stderr[-3000:]
+        links = dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
+        assert "Stop both: make demo-ui-stop" in res.stderr, res.stderr
+        mlflow_base, airflow_base = links["MLFLOW_UI"].split("/#")[0], links["AIRFLOW_UI"]
+        for url in (mlflow_base, airflow_base):
+            assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), url  # loopback only
+
+        password = json.loads((airflow_home / "simple_auth_manager_passwords.json.generated")
+                              .read_text())["admin"]
+        run = pages.local_run(mlflow_base, airflow_base, EXPERIMENT, DATE, password)
+        assert set(run.airflow_states.values()) == {"success"}, run.airflow_states
+        # the printed MLflow link is the experiment's runs table
+        runs_page = next(p for p in pages.mlflow_pages(run.mlflow) if p["name"] == "mlflow-runs")
+        assert links["MLFLOW_UI"] == mlflow_base + runs_page["path"]
+
+        report = uicheck.run(pages.local_plan(run, "AIRFLOW_UI_PASSWORD"), "local-uis",
+                             secrets={"AIRFLOW_UI_PASSWORD": password})
+        print(f"browser screenshots: {report.out}\n{report.summary()}")
+        pages.check_local(report, run, EXPECTED_EDGES)
+    finally:
+        # the Airflow UI only: the MLflow server is this module's (its fixture stops it)
+        shell('airflow_ui_stop "$1"', str(view))
 
 
 def test_a_bad_landing_file_fails_save_to_hdfs_and_keeps_earlier_outputs(stack):
