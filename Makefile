@@ -1,5 +1,5 @@
 # The two entry points; everything they need is installed by the scripts they call.
-.PHONY: demo demo-ui demo-ui-stop screenshots test synth bindings check-deploy
+.PHONY: demo demo-ui demo-ui-stop screenshots test synth bindings check-deploy upgrade
 
 demo:            ## run the whole pipeline locally (Spark local mode, local MLflow, airflow dags test)
 	bash scripts/demo.sh
@@ -29,3 +29,6 @@ check-deploy:    ## prove a deployed platform works: both endpoints, closed port
 	@if [ -z "$(OUTPUTS)" ]; then mkdir -p .work && npx --no-install cdktf output yc-mlops \
 	  --outputs-file .work/stack-outputs.json >/dev/null; fi
 	python3 scripts/check_deploy.py --outputs "$(or $(OUTPUTS),.work/stack-outputs.json)" $(ARGS)
+
+upgrade:         ## pin MLFLOW= PYSPARK= AIRFLOW= AIRFLOW_PROVIDERS_YANDEX= in versions.json, re-lock everything
+	bash scripts/upgrade.sh $(MAKEOVERRIDES)

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Builds (once) the Debian 12 root filesystem the boot test boots, and prints its path.
-# Cached in $MLOPS_CACHE/rootfs/debian12-<hash of package list + this script>; tests never write
-# into it (each boot gets an overlay on top), so one build serves every run.
+# Builds (once) the root filesystem of the VMs' Debian release (versions.json `vm.debianSuite`, the
+# suite of the default image family) that the boot test boots, and prints its path.
+# Cached in $MLOPS_CACHE/rootfs/<suite>-<hash of suite + package list + this script>; tests never
+# write into it (each boot gets an overlay on top), so one build serves every run.
 source "$(dirname "$0")/../scripts/lib.sh"
 HERE="$REPO_ROOT/boot"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+SUITE="$(fleet_version vm.debianSuite)"
+[[ "$SUITE" =~ ^[a-z]+$ ]] || die "versions.json vm.debianSuite = '$SUITE' is not a Debian suite name"
 
 pkgs="$(grep -v '^\s*#' "$HERE/rootfs-packages.txt" | grep -v '^\s*$' | tr '\n' ',' | sed 's/,$//')"
-key="$(cat "$HERE/rootfs-packages.txt" "$HERE/build-rootfs.sh" | sha256sum | cut -c1-12)"
-root="$MLOPS_CACHE/rootfs/debian12-$key"
+key="$( { echo "$SUITE"; cat "$HERE/rootfs-packages.txt" "$HERE/build-rootfs.sh"; } | sha256sum | cut -c1-12)"
+root="$MLOPS_CACHE/rootfs/$SUITE-$key"
 if [ -f "$root.complete" ]; then printf '%s\n' "$root"; exit 0; fi
 
 apt_install debootstrap
@@ -16,14 +19,14 @@ archives="$MLOPS_CACHE/apt-archives"   # downloaded .debs, kept between builds
 mkdir -p "$archives" "$MLOPS_CACHE/rootfs"
 tmp="$root.partial"
 rm -rf "$tmp"
-log "debootstrap bookworm into $tmp (first run only; a few minutes)"
+log "debootstrap $SUITE into $tmp (first run only; a few minutes)"
 # debootstrap's --include does not resolve virtual dependencies (python3-cryptography needs
 # python3-cffi-backend-api-*), so it lays only a minimal base; apt installs the list inside.
-debootstrap --variant=minbase --cache-dir="$archives" --include=ca-certificates bookworm "$tmp" "$MIRROR" >&2
+debootstrap --variant=minbase --cache-dir="$archives" --include=ca-certificates "$SUITE" "$tmp" "$MIRROR" >&2
 cat > "$tmp/etc/apt/sources.list" <<SRC
-deb $MIRROR bookworm main
-deb $MIRROR bookworm-updates main
-deb ${MIRROR%/debian}/debian-security bookworm-security main
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb ${MIRROR%/debian}/debian-security $SUITE-security main
 SRC
 
 # The chroot steps below need /proc and /dev; mount them in a private namespace so nothing outlives

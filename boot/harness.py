@@ -1,6 +1,6 @@
-"""Boot a rendered user-data on a real Debian 12 userland: systemd as PID 1 of new PID/mount/UTS/
-IPC/cgroup namespaces, chrooted into an overlay of the cached root filesystem, cloud-init reading a
-NoCloud seed. No VM and no systemd on the machine itself are needed.
+"""Boot a rendered user-data on a real Debian userland (the VMs' release): systemd as PID 1 of new
+PID/mount/UTS/IPC/cgroup namespaces, chrooted into an overlay of the cached root filesystem,
+cloud-init reading a NoCloud seed. No VM and no systemd on the machine itself are needed.
 
 Lifecycle: BootedHost(...).seed(...) -> boot() -> wait_for_cloud_init() -> run(...) ... -> stop();
 boot() again on the same overlay is a host restart. Everything the host mounts lives in its own

@@ -62,8 +62,11 @@ export function renderCloudConfig(spec: HostSpec): string {
       })),
     ],
     ssh_pwauth: false,
-    // rewritten before package_update: the images' own sources use plain HTTP
+    // rewritten before package_update: the images' own sources use plain HTTP. Debian's cloud-init
+    // package sets `apt: preserve_sources_list: true` in its cloud.cfg, which user-data merges with
+    // (not replaces), so the mirrors would be ignored there without this (Ubuntu's default is false)
     apt: {
+      preserve_sources_list: false,
       primary: [{ arches: ["default"], uri: spec.aptMirrors.primary }],
       security: [{ arches: ["default"], uri: spec.aptMirrors.security }],
     },

@@ -14,6 +14,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { airflowScheduleProblem } from "./airflow-schedule";
 import { APT_DISTROS, aptMirrorsFor } from "./apt-mirrors";
+import { FLEET, VERSIONS_FILE } from "./fleet-versions";
 import { RemoteStateConfig, STATE_LOCK_TABLE, STATE_OBJECT_KEY, stateBucketName } from "./state-backend";
 import { sshPublicKeyProblem } from "./ssh-key";
 
@@ -89,9 +90,13 @@ export interface VmConfig {
   readonly coreFraction: number;
   readonly diskSizeGb: number;
   readonly diskType: string;
-  /** Image family in the `standard-images` folder. */
+  /**
+   * Image family in the `standard-images` folder. The default is the release the boot test boots
+   * (versions.json `vm`); the VM locks are compiled for its Python.
+   */
   readonly imageFamily: string;
   readonly platformId: string;
+  /** A preemptible VM: cheaper, stopped by Yandex at least once a day (the services come back on start). */
   readonly preemptible: boolean;
 }
 
@@ -103,9 +108,9 @@ export interface DataprocConfig {
    */
   readonly lifecycle: DataprocLifecycle;
   /**
-   * Data Proc image version. Pinned by default to 2.2.9 (Python 3.11.10, Spark 3.5.6: what the tests
-   * run); a prefix such as "2.2" takes the newest 2.2.x. Below 2.2.5 the image's Python is 3.8,
-   * which mlflow 3 does not support.
+   * Data Proc image version; the default is versions.json `dataproc.imageVersion`, pinned (what the
+   * tests run: Python 3.11, Spark 3.5); a prefix such as "2.2" takes the newest 2.2.x. Below 2.2.5
+   * the image's Python is 3.8, which mlflow 3 does not support.
    */
   readonly imageVersion: string;
   readonly masterResourcePreset: string;
@@ -119,18 +124,7 @@ export interface DataprocConfig {
   readonly computeDiskSizeGb: number;
   readonly diskType: string;
   readonly uiProxy: boolean;
-  /** Python packages installed on every node (`pip:` cluster properties), pinned as `name==version`. */
-  readonly pipPackages: readonly string[];
   readonly deletionProtection: boolean;
-}
-
-export interface VersionsConfig {
-  /** MLflow release installed on the MLflow VM. */
-  readonly mlflow: string;
-  /** Airflow 3 release installed on the Airflow VM. */
-  readonly airflow: string;
-  /** apache-airflow-providers-yandex release. */
-  readonly airflowProvidersYandex: string;
 }
 
 /** The validated configuration handed to `MlopsStack`. */
@@ -144,8 +138,12 @@ export interface StackConfig {
   readonly adminCidrs: readonly string[];
   /** Must be true to let `adminCidrs` cover more than a /8 (`MAX_ADMIN_ADDRESSES`), e.g. `0.0.0.0/0`. */
   readonly allowWorldAdminAccess: boolean;
-  /** OpenSSH public key installed for the VMs' and the Data Proc nodes' login user. */
+  /** OpenSSH public key installed for the VMs' admin and the Data Proc nodes' login user. */
   readonly sshPublicKey: string;
+  /**
+   * The VMs' admin login (sudo, key only). The Data Proc nodes' login is fixed by their image
+   * (`ubuntu`); they get the same key.
+   */
   readonly sshUser: string;
   readonly subnetCidr: string;
   /** Bucket name; globally unique in Object Storage. */
@@ -155,7 +153,6 @@ export interface StackConfig {
   readonly airflowVm: VmConfig;
   readonly dataproc: DataprocConfig;
   readonly storage: StorageConfig;
-  readonly versions: VersionsConfig;
   /**
    * `cdktf destroy` deletes everything, data included: the bucket with every object version, the
    * PostgreSQL cluster and its databases, the KMS key. Off by default: destroy then keeps them.
@@ -181,16 +178,22 @@ const VM_DEFAULTS: VmConfig = {
   coreFraction: 100,
   diskSizeGb: 30,
   diskType: "network-ssd",
-  imageFamily: "ubuntu-2404-lts",
+  imageFamily: FLEET.vm.imageFamily,
   platformId: "standard-v3",
   preemptible: false,
 };
+
+/**
+ * The VMs' admin login by default: the Debian image's own default user (cloud.cfg `default_user`),
+ * so cloud-init merges our admin into it and the VM has one admin account, not two.
+ */
+export const DEFAULT_SSH_USER = "debian";
 
 const DEFAULTS = {
   zone: "ru-central1-a",
   namePrefix: "fraud-mlops",
   allowWorldAdminAccess: false,
-  sshUser: "ubuntu",
+  sshUser: DEFAULT_SSH_USER,
   subnetCidr: "10.10.0.0/24",
   pipelineSchedule: "@daily",
   postgres: {
@@ -208,7 +211,7 @@ const DEFAULTS = {
   airflowVm: { ...VM_DEFAULTS, memoryGb: 8 } as VmConfig,
   dataproc: {
     lifecycle: "always-on",
-    imageVersion: "2.2.9",
+    imageVersion: FLEET.dataproc.imageVersion,
     masterResourcePreset: "s3-c2-m8",
     masterDiskSizeGb: 40,
     dataResourcePreset: "s3-c4-m16",
@@ -219,7 +222,6 @@ const DEFAULTS = {
     computeDiskSizeGb: 64,
     diskType: "network-ssd",
     uiProxy: true,
-    pipPackages: [] as string[],
     // off: the cluster holds only what the pipeline rebuilds from the bucket (HDFS working data), and
     // a change that recreates the cluster (image version, services) must not be refused
     deletionProtection: false,
@@ -230,19 +232,34 @@ const DEFAULTS = {
     kmsEncryption: true,
   } as StorageConfig,
   destroyDeletesData: false,
-  versions: {
-    mlflow: "3.17.2",
-    airflow: "3.3.2",
-    airflowProvidersYandex: "4.6.1",
-  } as VersionsConfig,
 };
 
 const TOP_KEYS = [
   "//", "cloudId", "folderId", "zone", "namePrefix", "adminCidrs", "allowWorldAdminAccess",
   "sshPublicKey", "sshUser", "subnetCidr", "bucketName", "postgres", "mlflowVm", "airflowVm",
-  "dataproc", "storage", "versions", "pipelineSchedule", "destroyDeletesData", "stateBackend",
+  "dataproc", "storage", "pipelineSchedule", "destroyDeletesData", "stateBackend",
 ];
 const STATE_BACKEND_KEYS = ["bucket", "key", "documentApiEndpoint", "lockTable"];
+
+const SECTIONS: Record<string, readonly string[]> = {
+  postgres: Object.keys(DEFAULTS.postgres),
+  mlflowVm: Object.keys(VM_DEFAULTS),
+  airflowVm: Object.keys(VM_DEFAULTS),
+  dataproc: Object.keys(DEFAULTS.dataproc),
+  storage: Object.keys(DEFAULTS.storage),
+  stateBackend: STATE_BACKEND_KEYS,
+};
+
+/** Every key a config file may set, dotted (`postgres.version`); each one changes the stack. */
+export function configKeys(): string[] {
+  return TOP_KEYS.filter((k) => k !== "//").flatMap((k) => (SECTIONS[k] ? SECTIONS[k].map((s) => `${k}.${s}`) : [k]));
+}
+
+/** Keys earlier versions of this config had, and where their job went. */
+const REMOVED_KEYS: Record<string, string> = {
+  versions: `versions are pinned in ${VERSIONS_FILE} and changed with \`make upgrade MLFLOW=x.y.z\` (README, Versions), which re-locks every environment`,
+  "dataproc.pipPackages": "the cluster installs jobs/requirements-cluster.txt at the versions of jobs/requirements.lock (README, Versions)",
+};
 
 // ---------------------------------------------------------------------------------------------
 // small checkers; each error names the dotted key and shows the value as JSON.
@@ -259,6 +276,8 @@ function fail(key: string, value: unknown, why: string): never {
 
 function rejectUnknownKeys(obj: Json, allowed: readonly string[], where: string): void {
   for (const k of Object.keys(obj)) {
+    const full = where ? `${where}.${k}` : k;
+    if (REMOVED_KEYS[full] !== undefined) throw new ConfigError(`config ${full}: this key was removed: ${REMOVED_KEYS[full]}`);
     if (!allowed.includes(k)) {
       throw new ConfigError(
         `config ${where ? where + "." : ""}${k}: unknown key (known keys: ${allowed.filter((a) => a !== "//").join(", ")})`,
@@ -530,14 +549,6 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   if (minor < 2 || (minor === 2 && patch < 5)) {
     fail("dataproc.imageVersion", imageVersion, "must be 2.2.5 or later (Python 3.11; images 2.0 and 2.1 have Python 3.8, which mlflow 3 does not support)");
   }
-  const pipRaw = dp.pipPackages === undefined ? D.pipPackages : dp.pipPackages;
-  if (!Array.isArray(pipRaw)) fail("dataproc.pipPackages", pipRaw, "must be a list of name==version strings");
-  const pipPackages = pipRaw.map((p, i) => {
-    if (typeof p !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!-]+$/.test(p)) {
-      fail(`dataproc.pipPackages[${i}]`, p, "must be pinned as name==version");
-    }
-    return p;
-  });
   const lifecycle = optString(dp, "lifecycle", D.lifecycle, "dataproc");
   if (!(DATAPROC_LIFECYCLES as readonly string[]).includes(lifecycle)) {
     fail("dataproc.lifecycle", lifecycle, `must be one of ${DATAPROC_LIFECYCLES.join(", ")}`);
@@ -555,7 +566,6 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     computeDiskSizeGb: optInt(dp, "computeDiskSizeGb", D.computeDiskSizeGb, 20, 8192, "dataproc"),
     diskType: optCloudName(dp, "diskType", D.diskType, "dataproc"),
     uiProxy: optBool(dp, "uiProxy", D.uiProxy, "dataproc"),
-    pipPackages,
     deletionProtection: protection(dp, "dataproc", D.deletionProtection),
   };
   if (dataproc.lifecycle === "per-run" && dataproc.deletionProtection) {
@@ -572,18 +582,6 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   if (st.noncurrentVersionExpirationDays !== undefined && !storage.versioning) {
     fail("storage.noncurrentVersionExpirationDays", st.noncurrentVersionExpirationDays, "has no effect with storage.versioning: false; drop it or turn versioning on");
   }
-
-  const vs = optSection(r, "versions");
-  rejectUnknownKeys(vs, Object.keys(DEFAULTS.versions), "versions");
-  const versions: VersionsConfig = {
-    mlflow: optString(vs, "mlflow", DEFAULTS.versions.mlflow, "versions"),
-    airflow: optString(vs, "airflow", DEFAULTS.versions.airflow, "versions"),
-    airflowProvidersYandex: optString(vs, "airflowProvidersYandex", DEFAULTS.versions.airflowProvidersYandex, "versions"),
-  };
-  for (const [k, v] of Object.entries(versions)) {
-    if (!/^\d+\.\d+\.\d+$/.test(v)) fail(`versions.${k}`, v, "must be an exact release like 1.2.3");
-  }
-  if (!versions.airflow.startsWith("3.")) fail("versions.airflow", versions.airflow, "this stack runs Airflow 3 (api-server, dag-processor); use a 3.x release");
 
   let stateBackend: RemoteStateConfig | undefined;
   if (r.stateBackend !== undefined) {
@@ -629,7 +627,6 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     airflowVm: readVm(r, "airflowVm", DEFAULTS.airflowVm),
     dataproc,
     storage,
-    versions,
     destroyDeletesData,
     pipelineSchedule,
     stateBackend,

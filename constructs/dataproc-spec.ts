@@ -7,6 +7,7 @@
  */
 
 import { resourceLabels, StackConfig } from "./config";
+import { clusterPipPackages, FLEET } from "./fleet-versions";
 
 export { DATAPROC_LIFECYCLES } from "./config";
 export type { DataprocLifecycle } from "./config";
@@ -40,7 +41,7 @@ export interface DataprocSpecProps {
    * Image version: 2.2.9 has Python 3.11.10 and Spark 3.5.6 (the tests run Python 3.11 and Spark 3.5);
    * a prefix such as "2.2" picks the newest 2.2.x.
    *
-   * @default "2.2.9"
+   * @default versions.json `dataproc.imageVersion`
    */
   readonly imageVersion?: string;
   /**
@@ -197,7 +198,7 @@ export function dataprocClusterSpec(p: DataprocSpecProps): DataprocClusterSpec {
     securityGroupIds: [p.securityGroupId],
     serviceAccountId: p.serviceAccountId,
     bucket: p.bucketName,
-    imageVersion: p.imageVersion ?? "2.2.9",
+    imageVersion: p.imageVersion ?? FLEET.dataproc.imageVersion,
     services: [...DATAPROC_SERVICES],
     properties: {
       ...Object.fromEntries((p.pipPackages ?? []).map((spec) => {
@@ -216,7 +217,7 @@ export function dataprocClusterSpec(p: DataprocSpecProps): DataprocClusterSpec {
 }
 
 /** The cluster settings of a validated config (everything but the ids Terraform assigns). */
-export function dataprocSettings(cfg: StackConfig): Omit<DataprocSpecProps, "subnetId" | "securityGroupId" | "serviceAccountId" | "bucketName"> {
+export function dataprocSettings(cfg: StackConfig, jobsDir: string): Omit<DataprocSpecProps, "subnetId" | "securityGroupId" | "serviceAccountId" | "bucketName"> {
   const d = cfg.dataproc;
   return {
     namePrefix: cfg.namePrefix,
@@ -234,7 +235,7 @@ export function dataprocSettings(cfg: StackConfig): Omit<DataprocSpecProps, "sub
     computeDiskSizeGb: d.computeDiskSizeGb,
     diskType: d.diskType,
     uiProxy: d.uiProxy,
-    pipPackages: d.pipPackages,
+    pipPackages: clusterPipPackages(jobsDir),
     deletionProtection: d.deletionProtection,
     labels: resourceLabels(cfg.namePrefix),
   };

@@ -1,11 +1,14 @@
 /**
  * Example parameters of the two VMs: the inputs of the snapshot tests, of
  * scripts/render-user-data.ts and so of the boot test. Every id is a made-up PLACEHOLDER; the boot
- * test's Lockbox stand-in serves these secret ids (see `lockboxRefs`).
+ * test's Lockbox stand-in serves these secret ids (see `lockboxRefs`). The admin is the config's
+ * default, so the boot test boots what a default deploy gets.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { aptMirrorsFor } from "./apt-mirrors";
+import { DEFAULT_SSH_USER } from "./config";
+import { FLEET } from "./fleet-versions";
 import { AirflowHostParams, LockboxEntryRef, MlflowHostParams } from "./host-render";
 import { airflowPipelineConfig, JOBS_PREFIX, s3aUri } from "./pipeline-config";
 
@@ -26,12 +29,12 @@ const ref = (secretId: string, key = "password"): LockboxEntryRef => ({ secretId
 
 export const EXAMPLE_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPLACEHOLDERPLACEHOLDERPLACEHOLDERPLACEHOLD0 example@placeholder";
 export const EXAMPLE_PG_HOST = "c-placeholder-pg-cluster.rw.mdb.yandexcloud.net";
-/** The boot test boots the examples on a Debian 12 root, so they use Debian's mirrors. */
-export const EXAMPLE_APT_MIRRORS = aptMirrorsFor("debian-12")!;
+/** The boot test boots the examples on the default release's root, so they use its mirrors. */
+export const EXAMPLE_APT_MIRRORS = aptMirrorsFor(FLEET.vm.imageFamily)!;
 
 export const EXAMPLE_MLFLOW: MlflowHostParams = {
   hostname: "mlops-mlflow",
-  adminUser: "mlops",
+  adminUser: DEFAULT_SSH_USER,
   sshPublicKey: EXAMPLE_SSH_KEY,
   aptMirrors: EXAMPLE_APT_MIRRORS,
   pgHost: EXAMPLE_PG_HOST,
@@ -48,7 +51,7 @@ export const EXAMPLE_MLFLOW: MlflowHostParams = {
 export function exampleAirflow(repoRoot: string = REPO_ROOT): AirflowHostParams {
   return {
     hostname: "mlops-airflow",
-    adminUser: "mlops",
+    adminUser: DEFAULT_SSH_USER,
     sshPublicKey: EXAMPLE_SSH_KEY,
     aptMirrors: EXAMPLE_APT_MIRRORS,
     pgHost: EXAMPLE_PG_HOST,

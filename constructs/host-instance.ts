@@ -8,6 +8,7 @@ import { ComputeInstance } from "../.gen/providers/yandex/compute-instance";
 import { DataYandexComputeImage } from "../.gen/providers/yandex/data-yandex-compute-image";
 import { VpcAddress } from "../.gen/providers/yandex/vpc-address";
 import { escapeTerraformTemplate } from "../cloud-init/terraform-escape";
+import { FLEET } from "./fleet-versions";
 
 /** Where and how big a VM is; shared by MlflowServerProps and AirflowHostProps. */
 export interface HostInstanceProps {
@@ -26,8 +27,9 @@ export interface HostInstanceProps {
    */
   readonly imageId?: string;
   /**
-   * Image family used when `imageId` is not given.
-   * @default "ubuntu-2404-lts"
+   * Image family used when `imageId` is not given. The default is the release the boot test boots
+   * and the VM locks are compiled for (versions.json `vm.imageFamily`).
+   * @default "debian-12"
    */
   readonly imageFamily?: string;
   /**
@@ -57,6 +59,11 @@ export interface HostInstanceProps {
    * @default "network-ssd"
    */
   readonly diskType?: string;
+  /**
+   * Preemptible: cheaper; Yandex stops it at least once a day (a start brings the services back).
+   * @default false
+   */
+  readonly preemptible?: boolean;
   /**
    * Give the VM a public IPv4 address (users reach nginx on 443 through it; the SG limits who).
    * The address is reserved (`yandex_vpc_address`), so a replaced VM keeps it.
@@ -112,7 +119,7 @@ export interface HostInstance {
  */
 export function createHostInstance(scope: Construct, p: HostInstanceProps, userData: string): HostInstance {
   checkSizes(p);
-  const imageFamily = p.imageFamily ?? "ubuntu-2404-lts";
+  const imageFamily = p.imageFamily ?? FLEET.vm.imageFamily;
   const imageId = p.imageId ?? new DataYandexComputeImage(scope, "Image", { family: imageFamily, folderId: "standard-images" }).id;
   // one copy of the user-data in the JSON: the metadata and the hash both read the local.
   const rendered = new TerraformLocal(scope, "UserData", escapeTerraformTemplate(userData));
@@ -139,6 +146,7 @@ export function createHostInstance(scope: Construct, p: HostInstanceProps, userD
     serviceAccountId: p.serviceAccountId,
     resources: { cores: p.cores ?? 2, memory: p.memoryGb ?? 4, coreFraction: p.coreFraction ?? 100 },
     bootDisk: { initializeParams: { imageId, size: p.diskSizeGb ?? 20, type: p.diskType ?? "network-ssd" } },
+    schedulingPolicy: p.preemptible ? { preemptible: true } : undefined,
     networkInterface: [{
       subnetId: p.subnetId,
       nat: publicAddress !== undefined,

@@ -6,6 +6,7 @@
 import { HostFile, HostSpec } from "../cloud-init/host-spec";
 import { AptMirrors } from "./apt-mirrors";
 import { renderCloudConfig } from "../cloud-init/render";
+import { FLEET } from "./fleet-versions";
 import { readUnitsFile, renderTemplate } from "./host-templates";
 import { sshPublicKeyProblem } from "./ssh-key";
 
@@ -161,7 +162,8 @@ export const DEFAULT_ENDPOINTS = {
   YC_STORAGE_ENDPOINT: "https://storage.yandexcloud.net",
 } as const;
 
-const PACKAGES = ["python3-venv", "nginx", "apache2-utils", "openssl", "curl", "ca-certificates"];
+// Debian package names; `sudo` for the admin's sudo rule (a minimal image may not have it)
+const PACKAGES = ["python3-venv", "nginx", "apache2-utils", "openssl", "curl", "ca-certificates", "sudo"];
 const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 
 function fail(host: string, what: string, value: unknown): never {
@@ -242,6 +244,8 @@ function bootScript(template: string, data: Record<string, unknown>): string {
     htpasswdPath: HTPASSWD_PATH,
     tlsCertPath: TLS_CERT_PATH,
     tlsKeyPath: TLS_KEY_PATH,
+    // the CPython minor the VM locks are compiled for
+    lockPython: FLEET.python,
     ...data,
   });
 }

@@ -138,7 +138,7 @@ export class MlopsStack extends TerraformStack {
     });
 
     this.dataproc = new DataprocCluster(this, "Dataproc", {
-      ...dataprocSettings(cfg),
+      ...dataprocSettings(cfg, props.jobsDir),
       lifecycle: cfg.dataproc.lifecycle,
       subnetId: this.network.subnetId,
       securityGroupId: this.network.dataprocSecurityGroupId,
@@ -168,6 +168,7 @@ export class MlopsStack extends TerraformStack {
       coreFraction: vm.coreFraction,
       diskSizeGb: vm.diskSizeGb,
       diskType: vm.diskType,
+      preemptible: vm.preemptible,
       labels,
       adminUser: cfg.sshUser,
       sshPublicKey: cfg.sshPublicKey,

@@ -10,6 +10,7 @@
  *          [--cluster-id CLUSTER_ID]                                  (always-on, stop-between-runs)
  *          [--subnet-id ID --security-group-id ID --dataproc-service-account-id ID]   (per-run)
  */
+import * as path from "path";
 import { loadConfig } from "../constructs/config";
 import { dataprocClusterSpec, dataprocSettings } from "../constructs/dataproc-spec";
 import { exampleAirflow } from "../constructs/host-examples";
@@ -48,7 +49,7 @@ if (require.main === module) {
         ? {
             lifecycle,
             cluster: dataprocClusterSpec({
-              ...dataprocSettings(config),
+              ...dataprocSettings(config, path.join(__dirname, "..", "jobs")),
               subnetId: args["--subnet-id"],
               securityGroupId: args["--security-group-id"],
               serviceAccountId: args["--dataproc-service-account-id"],

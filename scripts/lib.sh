@@ -13,6 +13,8 @@ export GOPATH="${GOPATH:-$MLOPS_CACHE/go}"
 export GOMODCACHE="${GOMODCACHE:-$MLOPS_CACHE/go/pkg/mod}"
 export GOCACHE="${GOCACHE:-$MLOPS_CACHE/go-build}"
 export CHECKPOINT_DISABLE=1 DISABLE_VERSION_CHECK=1
+# uv uses an interpreter of this machine, never one downloaded from elsewhere
+export UV_PYTHON_DOWNLOADS=never
 
 log() { printf '\033[1m[%s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -28,29 +30,24 @@ ensure_uv() {
   UV="$venv/bin/uv"
 }
 
-# find_python X.Y -> prints the path of a CPython X.Y interpreter: pythonX.Y on PATH, else one
-# installed by pyenv (its shims only run the versions it has been told to use). Fails if none.
-find_python() {
-  local v="$1" exe
-  for exe in "python$v" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/"python$v"; do
-    "$exe" -c "import sys; assert sys.version_info[:2] == tuple(map(int, '$v'.split('.'))); print(sys.executable)" 2>/dev/null \
-      && return 0
-  done
-  return 1
-}
+# fleet_version KEY -> one value of versions.json (python, vm.debianSuite, pins.mlflow, ...).
+fleet_version() { python3 "$REPO_ROOT/scripts/versions.py" get "$1"; }
 
-# venv_for NAME LOCKFILE [PYTHON] -> prints the venv path; creates it from the lock (hashes
-# checked) if it does not exist yet, on PYTHON (default: python3 on PATH). The path carries the
-# lock's hash, so a changed lock gets a fresh venv and an unchanged one is reused as is.
+# venv_for NAME LOCKFILE -> prints the venv path; creates it from the lock (hashes checked) if it
+# does not exist yet, on the fleet's CPython (versions.json `python`: what every lock is compiled
+# for and the VMs and the cluster run). The path carries the lock's hash, so a changed lock gets a
+# fresh venv and an unchanged one is reused as is.
 venv_for() {
-  local name="$1" lock="$2" python="${3:-$(command -v python3)}" hash dir
+  local name="$1" lock="$2" python hash dir
   ensure_uv
+  python="$(fleet_version python)"
   hash="$(sha256sum "$lock" | cut -c1-12)"
   dir="$MLOPS_CACHE/venvs/$name-$hash"
   if [ ! -f "$dir/.complete" ]; then
     log "creating Python environment $name from $(basename "$lock") (first run only)"
     rm -rf "$dir"
-    "$UV" venv -q --python "$python" "$dir"
+    "$UV" venv -q --python "$python" "$dir" \
+      || die "no CPython $python on this machine: every lock is compiled for it (versions.json); install python$python"
     "$UV" pip sync -q --python "$dir/bin/python" --require-hashes "$lock"
     touch "$dir/.complete"
   fi

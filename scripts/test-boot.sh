@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Part "boot": boots each rendered user-data (MLflow host, Airflow host) under real systemd + real
-# cloud-init on a Debian 12 root, against local stand-ins of the Yandex Cloud services, and probes it.
+# cloud-init on a root of the VMs' Debian release (versions.json), against local stand-ins of the
+# Yandex Cloud services, and probes it.
 # Needs root (namespaces, mounts, chroot). Usage: scripts/test-boot.sh [pytest args]
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
@@ -29,13 +30,6 @@ if [ -z "${BOOT_RENDERED_DIR:-}" ] && [ -f scripts/render-user-data.ts ]; then
     || log "render-user-data.ts failed (see $BOOT_RENDER_LOG); the host tests will fail with it"
 fi
 export BOOT_RENDERED_DIR="${BOOT_RENDERED_DIR:-}"
-# The VMs run Ubuntu 24.04, whose Python is 3.12 (the booted Debian root has 3.11): the VM locks
-# installed on a CPython 3.12, when this machine has one (test_vm_locks_on_python_3_12.py).
-export BOOT_PY312_MLFLOW_VENV="" BOOT_PY312_AIRFLOW_VENV=""
-if py312="$(find_python 3.12)"; then
-  BOOT_PY312_MLFLOW_VENV="$(venv_for mlflow-server-py312 units/requirements/mlflow-server.lock "$py312")"
-  BOOT_PY312_AIRFLOW_VENV="$(venv_for airflow-host-py312 units/requirements/airflow-host.lock "$py312")"
-fi
 
 # Whatever pytest does, no booted namespace may outlive this script: the fixtures stop every host
 # they booted; this trap is the backstop for a killed pytest (it signals only PIDs recorded by us).

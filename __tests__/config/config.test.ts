@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { addressesCovered, ConfigError, loadConfig, MAX_ADMIN_ADDRESSES, validateConfig } from "../../constructs/config";
+import { addressesCovered, ConfigError, DEFAULT_SSH_USER, loadConfig, MAX_ADMIN_ADDRESSES, validateConfig } from "../../constructs/config";
+import { FLEET } from "../../constructs/fleet-versions";
 import { deployableRawConfig, REPO_ROOT } from "./deployable";
 
 function expectConfigError(raw: unknown, message: string | RegExp, env: NodeJS.ProcessEnv = {}): void {
@@ -24,7 +25,9 @@ describe("config validation", () => {
 
   it("fills in documented defaults for everything but identity and access", () => {
     const cfg = validateConfig(deployableRawConfig({ dataproc: undefined }));
-    expect(cfg.dataproc.imageVersion).toBe("2.2.9");
+    expect(cfg.dataproc.imageVersion).toBe(FLEET.dataproc.imageVersion);
+    expect([cfg.mlflowVm.imageFamily, cfg.airflowVm.imageFamily]).toEqual([FLEET.vm.imageFamily, FLEET.vm.imageFamily]);
+    expect(cfg.sshUser).toBe(DEFAULT_SSH_USER);
     expect(cfg.dataproc.computeMaxHostsCount).toBe(0);
     expect(cfg.subnetCidr).toBe("10.10.0.0/24");
     expect(cfg.allowWorldAdminAccess).toBe(false);
@@ -90,9 +93,10 @@ describe("config validation", () => {
     expectConfigError(deployableRawConfig({ subnetCidr: "10.0.0.0/8" }), /subnetCidr = "10\.0\.0\.0\/8": a Yandex subnet must be from \/16 to \/28/);
   });
 
-  it("fails on unpinned pip packages and non-3.x Airflow", () => {
-    expectConfigError(deployableRawConfig({ dataproc: { pipPackages: ["mlflow"] } }), 'dataproc.pipPackages[0] = "mlflow"');
-    expectConfigError(deployableRawConfig({ versions: { airflow: "2.10.5" } }), 'versions.airflow = "2.10.5"');
+  it("names where the job of a removed key went (versions: make upgrade; pip packages: the jobs' lock)", () => {
+    expectConfigError(deployableRawConfig({ versions: { mlflow: "3.18.0" } }), /config versions: this key was removed: .*make upgrade MLFLOW=/);
+    expectConfigError(deployableRawConfig({ dataproc: { pipPackages: ["mlflow-skinny==3.17.2"] } }),
+      /config dataproc.pipPackages: this key was removed: .*jobs\/requirements-cluster.txt/);
   });
 
   it("fails on a Data Proc image whose Python cannot run the jobs (before 2.2.5), takes 2.2.5+ and the 2.2 prefix", () => {

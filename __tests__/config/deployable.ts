@@ -13,7 +13,7 @@ export function deployableRawConfig(overrides: Record<string, unknown> = {}): Re
     adminCidrs: ["93.184.216.0/24", "100.64.10.7/32"],
     sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGv1cW9mBx1G2mXf5kS3nq0y1hD7uR3pLq8sTz4w6YtE ops@example",
     bucketName: "fraud-artifacts-test",
-    dataproc: { computeMaxHostsCount: 2, pipPackages: ["mlflow-skinny==3.17.2"] },
+    dataproc: { computeMaxHostsCount: 2 },
     ...overrides,
   };
 }

@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { FLEET } from "../../constructs/fleet-versions";
 import { EXAMPLE_MLFLOW } from "../../constructs/host-examples";
 import { renderAirflowHost, renderMlflowHost } from "../../constructs/host-render";
 import { exampleAirflow } from "../../constructs/host-examples";
@@ -55,6 +56,17 @@ describe("boot script", () => {
     const r = bash("load_settings", (dir) => fs.writeFileSync(path.join(dir, "conf/host.env"), hostEnv));
     expect(r.output).toContain("endpoint YC_METADATA_URL=http://169.254.169.254");
     expect(r.output).toContain("endpoint YC_PG_PORT=6432");
+  });
+
+  it("stops before making a venv on an image whose python3 is not the locks' Python, naming both", () => {
+    const r = bash('PATH="$CONF/bin:$PATH" install_venv "$CONF/venv" "$CONF/service.lock"', (dir) => {
+      fs.mkdirSync(path.join(dir, "conf/bin"));
+      fs.writeFileSync(path.join(dir, "conf/bin/python3"), "#!/bin/sh\necho 3.12\n", { mode: 0o755 });
+      fs.writeFileSync(path.join(dir, "conf/service.lock"), "mlflow==1.0 --hash=sha256:00\n");
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.output).toContain(`python3 here is 3.12, but ${r.dir}/conf/service.lock is compiled for CPython ${FLEET.python}`);
+    expect(fs.existsSync(path.join(r.dir, "conf/venv"))).toBe(false);
   });
 
   it("refuses an sslmode libpq does not know, naming it", () => {

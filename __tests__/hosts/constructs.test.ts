@@ -4,6 +4,7 @@ import { EXAMPLE_MLFLOW, exampleAirflow } from "../../constructs/host-examples";
 import { HostInstanceProps } from "../../constructs/host-instance";
 import { MlflowServer } from "../../constructs/mlflow-server";
 import { escapeTerraformTemplate } from "../../cloud-init/terraform-escape";
+import { FLEET } from "../../constructs/fleet-versions";
 import { userDataOf } from "../stack/fixtures";
 
 const PLACE: Omit<HostInstanceProps, "name"> = {
@@ -19,6 +20,8 @@ type Instance = {
   network_interface: { nat: boolean; security_group_ids: string[] }[];
   service_account_id: string;
   boot_disk: { initialize_params: { image_id: string } };
+  lifecycle?: { ignore_changes?: string[] };
+  scheduling_policy?: { preemptible: boolean };
 };
 
 function synthInstances(build: (stack: TerraformStack) => void): { json: any; instances: Instance[]; userData: string[] } {
@@ -42,14 +45,24 @@ describe("MlflowServer", () => {
     expect(Object.keys(instances[0].metadata)).toEqual(["user-data"]);
   });
 
-  it("joins the shared security group, runs as its service account, boots Ubuntu 24.04 LTS", () => {
+  it("joins the shared security group, runs as its service account, boots the release the boot test boots", () => {
     const { json, instances } = synthInstances((s) => {
       new MlflowServer(s, "Mlflow", { ...PLACE, ...EXAMPLE_MLFLOW, name: "mlops-mlflow" });
     });
     expect(instances[0].network_interface[0].security_group_ids).toEqual(["enpplaceholdersg"]);
     expect(instances[0].service_account_id).toBe("ajeplaceholdersa");
-    const images = Object.values(json.data.yandex_compute_image) as { family: string }[];
-    expect(images.map((i) => i.family)).toEqual(["ubuntu-2404-lts"]);
+    const images = Object.values(json.data.yandex_compute_image) as { family: string; folder_id: string }[];
+    expect(images.map((i) => [i.family, i.folder_id])).toEqual([[FLEET.vm.imageFamily, "standard-images"]]);
+    // a newer image in the family must not replace a running VM
+    expect(instances[0].lifecycle?.ignore_changes).toContain("boot_disk[0].initialize_params[0].image_id");
+    expect(instances[0].scheduling_policy).toBeUndefined();
+  });
+
+  it("is preemptible only when asked", () => {
+    const { instances } = synthInstances((s) => {
+      new MlflowServer(s, "Mlflow", { ...PLACE, ...EXAMPLE_MLFLOW, name: "mlops-mlflow", preemptible: true });
+    });
+    expect(instances[0].scheduling_policy).toEqual({ preemptible: true });
   });
 
   it("resolves stack references inside the user-data (a bucket name from a variable)", () => {

@@ -1,7 +1,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { HostFile } from "../../cloud-init/host-spec";
+import { renderCloudConfig } from "../../cloud-init/render";
 import { escapeTerraformTemplate } from "../../cloud-init/terraform-escape";
+import { FLEET, lockPins } from "../../constructs/fleet-versions";
 import { EXAMPLE_MLFLOW, exampleAirflow } from "../../constructs/host-examples";
 import {
   ENDPOINTS_OVERRIDE,
@@ -36,12 +38,20 @@ const configFiles = (host: RenderedHost): Record<string, string> =>
       .filter((f) => !f.path.endsWith(".lock") && !f.path.startsWith("/opt/airflow/dags/"))
       .map((f) => [f.path, f.content]),
   );
+// the user-data with each lock replaced by its name: `make upgrade` changes the locks, not the
+// hosts' shape (each lock has its own assertions below: it is the committed file, at the fleet's pins)
+const userDataWithoutLocks = (host: RenderedHost): string =>
+  renderCloudConfig({
+    ...host.spec,
+    files: host.spec.files.map((f) => (f.path.endsWith(".lock") ? { ...f, content: `<units/requirements/${path.basename(f.path)}>\n` } : f)),
+  });
 const directive = (unit: string, key: string): string[] =>
   unit.split("\n").filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
 
 describe.each(HOSTS.map((h) => [h.name, h] as const))("%s VM user-data", (_name, host) => {
   it("matches the snapshot (user-data and every unit, nginx site, env file and boot script)", () => {
-    expect(host.userData).toMatchSnapshot("user-data");
+    expect(renderCloudConfig(host.spec)).toBe(host.userData);
+    expect(userDataWithoutLocks(host)).toMatchSnapshot("user-data");
     expect(configFiles(host)).toMatchSnapshot("files");
   });
 
@@ -115,10 +125,10 @@ describe("MLflow VM", () => {
     );
   });
 
-  it("installs the committed MLflow lock (mlflow 3.17.2, hash-pinned)", () => {
+  it("installs the committed MLflow lock (the fleet's mlflow, hash-pinned)", () => {
     const lock = file(mlflow, "/usr/local/lib/yc-mlops/mlflow-server.lock");
     expect(lock).toBe(fs.readFileSync(path.join(REPO, "units/requirements/mlflow-server.lock"), "utf8"));
-    expect(lock).toMatch(/^mlflow==3\.17\.2 /m);
+    expect(lockPins(lock).get("mlflow")).toBe(FLEET.pins.mlflow);
     expect(lock).toMatch(/^psycopg2-binary==/m);
     expect(lock).toMatch(/^boto3==/m);
   });
@@ -192,14 +202,13 @@ describe("Airflow VM", () => {
     expect(file(airflow, "/etc/yc-mlops/host.env")).toContain("YANDEX_FOLDER_ID='b1gplaceholderfolder'");
   });
 
-  it("installs exactly the DAG engineer's Airflow pins, plus the PostgreSQL drivers", () => {
-    const pins = (text: string) =>
-      new Map([...text.matchAll(/^([A-Za-z0-9_.-]+)==([^\s;\\]+)/gm)].map((m) => [m[1].toLowerCase().replace(/[-_.]+/g, "-"), m[2]]));
-    const dagLock = pins(fs.readFileSync(path.join(REPO, "jobs/requirements-airflow.lock"), "utf8"));
-    const vmLock = pins(file(airflow, "/usr/local/lib/yc-mlops/airflow-host.lock"));
-    for (const [name, version] of dagLock) expect([name, vmLock.get(name)]).toEqual([name, version]);
-    expect(vmLock.has("psycopg2-binary")).toBe(true);
-    expect(vmLock.has("asyncpg")).toBe(true);
+  it("installs exactly the Airflow pins the DAG tests run, PostgreSQL drivers included", () => {
+    const lock = file(airflow, "/usr/local/lib/yc-mlops/airflow-host.lock");
+    expect(lock).toBe(fs.readFileSync(path.join(REPO, "units/requirements/airflow-host.lock"), "utf8"));
+    const dagLock = lockPins(fs.readFileSync(path.join(REPO, "jobs/requirements-airflow.lock"), "utf8"));
+    expect(Object.fromEntries(lockPins(lock))).toEqual(Object.fromEntries(dagLock));
+    expect(lockPins(lock).has("psycopg2-binary")).toBe(true);
+    expect(lockPins(lock).has("asyncpg")).toBe(true);
   });
 });
 

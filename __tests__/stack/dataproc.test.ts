@@ -1,5 +1,8 @@
 import "cdktf/lib/testing/adapters/jest";
-import { deployableConfig, onlyName, onlyResource, ref, resourcesOf, synthStack, TerraformJson, withDataproc } from "./fixtures";
+import * as fs from "fs";
+import * as path from "path";
+import { FLEET, lockPins, normalizePackageName } from "../../constructs/fleet-versions";
+import { deployableConfig, JOBS_DIR, onlyName, onlyResource, ref, resourcesOf, synthStack, TerraformJson, withDataproc } from "./fixtures";
 
 /** Folder roles held by the service account with the given logical name. */
 function folderRolesOf(json: TerraformJson, saName: string): string[] {
@@ -44,8 +47,8 @@ describe("DataprocCluster", () => {
     expect(folderStorage).toEqual([]);
   });
 
-  it("runs HDFS, YARN and Spark on image 2.2.9 (Python 3.11, Spark 3.5, as the tests) with the UI proxy on", () => {
-    expect(cluster.cluster_config.version_id).toBe("2.2.9");
+  it("runs HDFS, YARN and Spark on the fleet's Data Proc image with the UI proxy on", () => {
+    expect(cluster.cluster_config.version_id).toBe(FLEET.dataproc.imageVersion);
     expect([...cluster.cluster_config.hadoop.services].sort()).toEqual(["HDFS", "SPARK", "YARN"]);
     expect(cluster.ui_proxy).toBe(true);
   });
@@ -57,8 +60,15 @@ describe("DataprocCluster", () => {
     for (const s of subs) expect(s.assign_public_ip).toBe(false);
   });
 
-  it("installs the jobs' pinned pip packages and the admin's SSH key on every node", () => {
-    expect(cluster.cluster_config.hadoop.properties).toEqual(expect.objectContaining({ "pip:mlflow-skinny": "3.17.2" }));
+  it("installs the jobs' cluster packages at the versions the jobs are tested with, and the admin's SSH key, on every node", () => {
+    const jobsPins = lockPins(fs.readFileSync(path.join(JOBS_DIR, "requirements.lock"), "utf8"));
+    const wanted = fs.readFileSync(path.join(JOBS_DIR, "requirements-cluster.txt"), "utf8")
+      .split("\n").map((l) => l.replace(/#.*/, "").trim()).filter((l) => l !== "");
+    const pip = Object.entries<string>(cluster.cluster_config.hadoop.properties).filter(([k]) => k.startsWith("pip:"));
+    expect(pip.map(([k]) => k.slice("pip:".length)).sort()).toEqual([...wanted].sort());
+    for (const [key, version] of pip) expect([key, version]).toEqual([key, jobsPins.get(normalizePackageName(key.slice(4)))]);
+    // mlflow 3 requires mlflow-skinny of its own version: the client on the cluster is the jobs' and the VM's
+    expect(cluster.cluster_config.hadoop.properties["pip:mlflow-skinny"]).toBe(FLEET.pins.mlflow);
     expect(cluster.cluster_config.hadoop.ssh_public_keys).toEqual([deployableConfig().sshPublicKey]);
   });
 

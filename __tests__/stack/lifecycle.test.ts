@@ -1,7 +1,8 @@
 import "cdktf/lib/testing/adapters/jest";
 import { parse } from "yaml";
 import { DataprocLifecycle } from "../../constructs/config";
-import { deployableConfig, onlyName, onlyResource, ref, resourcesOf, synthStack, TerraformJson, userDataOf, withDataproc } from "./fixtures";
+import { clusterPipPackages, FLEET } from "../../constructs/fleet-versions";
+import { deployableConfig, JOBS_DIR, onlyName, onlyResource, ref, resourcesOf, synthStack, TerraformJson, userDataOf, withDataproc } from "./fixtures";
 
 const withLifecycle = (lifecycle: DataprocLifecycle) => withDataproc({ lifecycle });
 
@@ -91,9 +92,10 @@ describe.each(["always-on", "stop-between-runs", "per-run"] as const)("dataproc.
         name_prefix: "fraud-run",
         folder_id: "b1gfolder00000000000",
         zone: "ru-central1-a",
-        image_version: "2.2.9",
+        image_version: FLEET.dataproc.imageVersion,
         services: ["HDFS", "YARN", "SPARK"],
-        properties: { "pip:mlflow-skinny": "3.17.2" },
+        // the jobs' lock, as the stack's own cluster gets it
+        properties: Object.fromEntries(clusterPipPackages(JOBS_DIR).map((p) => [`pip:${p.split("==")[0]}`, p.split("==")[1]])),
         ssh_public_keys: [deployableConfig().sshPublicKey],
         ui_proxy: true,
         labels: { project: "fraud", "managed-by": "airflow" },

@@ -3,14 +3,20 @@ import { deployableConfig, lockboxSecretsByRef, onlyName, resourcesOf, synthStac
 
 /**
  * The synthesized stack minus what legitimately changes with other parts of the repo: asset hashes
- * and the release folder (job code) and the VMs' user-data (it embeds the DAG and pipeline_spec.py; the host tests
- * snapshot it). So this snapshot changes only when the infrastructure does.
+ * and the release folder (job code), the VMs' user-data (it embeds the DAG and pipeline_spec.py; the
+ * host tests snapshot it) and the versions of the cluster's pip packages (`make upgrade` moves them;
+ * the Data Proc tests compare them with the jobs' lock). So this snapshot changes only when the
+ * infrastructure does.
  */
 function stableText(text: string): string {
   const json = JSON.parse(text);
   for (const vm of Object.values<any>(json.resource.yandex_compute_instance ?? {})) {
     const local = /^\$\{local\.(.+)\}$/.exec(vm.metadata["user-data"])![1];
     json.locals[local] = "<user-data: see the __tests__/hosts snapshots>";
+  }
+  for (const cluster of Object.values<any>(json.resource.yandex_dataproc_cluster ?? {})) {
+    const props = cluster.cluster_config.hadoop.properties;
+    for (const key of Object.keys(props).filter((k) => k.startsWith("pip:"))) props[key] = "<jobs/requirements.lock>";
   }
   return JSON.stringify(json, null, 2)
     .replace(/assets\/([^/"]+)\/[0-9A-Fa-f]{16,}\//g, "assets/$1/<hash>/")

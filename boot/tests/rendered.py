@@ -5,6 +5,7 @@ leak of any of them into logs is detectable and cannot be a coincidence.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -14,7 +15,6 @@ import time
 import urllib.error
 import urllib.request
 import base64
-import json
 import hashlib
 import shutil
 import subprocess
@@ -22,10 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness import BootedHost
 from probes import report, endpoints_env, is_loopback, secrets_found, unconditional_yandex_addresses
 from standins import CloudApiStandIn, PostgresStandIn, S3StandIn
+
+# versions.json: the release the VMs boot (and so this test) and the Python the locks are made for
+FLEET = json.loads((Path(__file__).resolve().parents[2] / "versions.json").read_text())
 
 # Ports the rendered hosts use on the (shared) loopback: nginx and the apps behind it.
 HOST_PORTS = {"mlflow": [443, 5000], "airflow": [443, 8080]}
@@ -236,6 +240,40 @@ def first_boot(rh: RenderedHost, timeout: float, label: str | None = None) -> No
     rh.facts = rh.host.wait_for_cloud_init(timeout=timeout)
     rh.boot_seconds = time.monotonic() - t0
     report(f"{label or rh.name}: first boot to cloud-init done in {rh.boot_seconds:.0f} s")
+
+
+def python_minor(rh: RenderedHost, exe: str = "python3") -> str:
+    """The X.Y of a Python inside the booted host."""
+    return rh.host.run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]).stdout.strip()
+
+
+def check_release_and_python(rh: RenderedHost, venv_python: str) -> None:
+    """The booted root is the release of the VMs' default image family, and the host's venv runs
+    the Python every lock is compiled for."""
+    os_release = parse_env_file(rh.host.read("/etc/os-release"))
+    assert f"{os_release['ID']}-{os_release['VERSION_ID']}" == FLEET["vm"]["imageFamily"], os_release
+    assert os_release["VERSION_CODENAME"] == FLEET["vm"]["debianSuite"], os_release
+    assert python_minor(rh) == FLEET["vm"]["python"] == FLEET["python"]
+    assert python_minor(rh, venv_python) == FLEET["python"]
+
+
+def check_apt_sources(rh: RenderedHost) -> None:
+    """apt on the booted host uses only the user-data's HTTPS mirrors (cloud-init rewrote the root's
+    plain-HTTP sources before installing anything), for the release and its security updates."""
+    mirrors = yaml.safe_load(rh.user_data)["apt"]
+    primary, security = (mirrors[k][0]["uri"].rstrip("/") for k in ("primary", "security"))
+    suite = FLEET["vm"]["debianSuite"]
+    entries = [line.split() for line in rh.host.read("/etc/apt/sources.list").splitlines()
+               if line.startswith(("deb ", "deb-src "))]
+    for extra in rh.host.run(["find", "/etc/apt/sources.list.d", "-type", "f"]).stdout.split():
+        assert not extra.endswith((".list", ".sources")), f"apt source outside sources.list: {extra}"
+    assert entries, rh.host.read("/etc/apt/sources.list")
+    assert all(e[1].rstrip("/") in (primary, security) and e[1].startswith("https://") for e in entries), entries
+    debs = {(e[1].rstrip("/"), e[2]) for e in entries if e[0] == "deb"}
+    assert {(primary, suite), (security, f"{suite}-security")} <= debs, debs
+    output = rh.host.read("/var/log/cloud-init-output.log")
+    assert re.search(rf"^(Get|Hit):\d+ {re.escape(security)} {suite}-security ", output, re.M), \
+        "apt-get update did not read the security mirror"
 
 
 def replace_rendered(old: RenderedHost, host_factory, timeout: float) -> tuple[RenderedHost, float]:

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from probes import report, YANDEX_HOST_RE, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
-from rendered import (boot_rendered, check_deploy_outputs, first_boot, machine_address, replace_rendered,
-                      run_check_deploy, check_deploy_failures_with_a_password_nginx_does_not_know, stop_rendered)
+from rendered import (boot_rendered, check_apt_sources, check_deploy_outputs, check_release_and_python, first_boot,
+                      machine_address, replace_rendered, run_check_deploy,
+                      check_deploy_failures_with_a_password_nginx_does_not_know, stop_rendered)
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "browser"))
@@ -67,6 +68,14 @@ def test_every_shipped_unit_is_active(airflow_host):
     assert set(LONG_RUNNING) | {MIGRATE} == set(airflow_host.units), airflow_host.units
     states = {u: airflow_host.host.unit_state(u) for u in airflow_host.units + ["nginx.service"]}
     assert all(s == "active" for s in states.values()), states
+
+
+def test_boots_the_vms_release_and_runs_airflow_on_the_fleets_python(airflow_host):
+    check_release_and_python(airflow_host, "/opt/airflow/venv/bin/python")
+
+
+def test_apt_reads_only_the_https_mirrors_of_the_release_and_its_security_updates(airflow_host):
+    check_apt_sources(airflow_host)
 
 
 def test_boot_script_used_only_loopback_standins(airflow_host):

@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from probes import report, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
-from rendered import (boot_rendered, check_deploy_outputs, first_boot, machine_address, replace_rendered,
-                      run_check_deploy, check_deploy_failures_with_a_password_nginx_does_not_know, stop_rendered)
+from rendered import (boot_rendered, check_apt_sources, check_deploy_outputs, check_release_and_python, first_boot,
+                      machine_address, replace_rendered, run_check_deploy,
+                      check_deploy_failures_with_a_password_nginx_does_not_know, stop_rendered)
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "browser"))
@@ -57,6 +59,29 @@ def test_cloud_init_finishes_without_errors(mlflow_host):
 def test_every_shipped_unit_is_active(mlflow_host):
     states = {u: mlflow_host.host.unit_state(u) for u in mlflow_host.units + ["nginx.service"]}
     assert all(s == "active" for s in states.values()), states
+
+
+def test_boots_the_vms_release_and_serves_from_the_fleets_python(mlflow_host):
+    check_release_and_python(mlflow_host, "/opt/mlflow/venv/bin/python")
+
+
+def test_apt_reads_only_the_https_mirrors_of_the_release_and_its_security_updates(mlflow_host):
+    check_apt_sources(mlflow_host)
+
+
+def test_admin_has_one_account_with_the_key_only_and_sudo(mlflow_host):
+    users = yaml.safe_load(mlflow_host.user_data)["users"]
+    [admin] = [u for u in users if isinstance(u, dict) and u.get("ssh_authorized_keys")]
+    name, h = admin["name"], mlflow_host.host
+    home = h.run(["getent", "passwd", name]).stdout.split(":")[5]
+    assert h.read(f"{home}/.ssh/authorized_keys").splitlines() == admin["ssh_authorized_keys"]
+    assert "sudo" in h.run(["id", "-nG", name]).stdout.split()
+    assert h.run(["passwd", "-S", name]).stdout.split()[1] == "L"  # no password: key only
+    assert h.run(["runuser", "-u", name, "--", "sudo", "-n", "true"], check=False).returncode == 0
+    # the default admin is the image's own default user: cloud-init merged them into one login
+    logins = [f[0] for f in (l.split(":") for l in h.read("/etc/passwd").splitlines())
+              if 1000 <= int(f[2]) < 65534 and not f[6].endswith("nologin")]
+    assert logins == [name]
 
 
 def test_boot_script_used_only_loopback_standins(mlflow_host):
