@@ -258,7 +258,8 @@ def test_check_deploy_passes_the_endpoints_and_names_the_task_that_fails(airflow
     assert res.returncode == 1, out
     assert "ok   airflow: Airflow answers (" in out and "TLS verified against" in out, out
     assert f"ok   ports: {address} answers on none of" in out, out
-    assert re.search(r"\[pipeline\]   generate +running", out), out
+    # progress: the first task's state as it moves (with a 3 s poll a short try may skip `running`)
+    assert re.search(r"\[pipeline\]   generate +(queued|scheduled|running|up_for_retry)", out), out
     assert [ln for ln in out.splitlines() if ln.startswith("  - ")] == [
         f"  - pipeline: task generate failed a try (--fail-fast) in run {m.group(1)}"], out
     tail = re.split(r"log tail of generate \(try \d+\):\n", out, maxsplit=1)[1].split("FAIL ", 1)[0].splitlines()
