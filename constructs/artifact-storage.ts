@@ -6,7 +6,7 @@ import { KmsSymmetricKey } from "../.gen/providers/yandex/kms-symmetric-key";
 import { KmsSymmetricKeyIamMember } from "../.gen/providers/yandex/kms-symmetric-key-iam-member";
 import { LockboxSecret } from "../.gen/providers/yandex/lockbox-secret";
 import { LockboxSecretIamMember } from "../.gen/providers/yandex/lockbox-secret-iam-member";
-import { StorageBucket } from "../.gen/providers/yandex/storage-bucket";
+import { StorageBucket, StorageBucketServerSideEncryptionConfiguration } from "../.gen/providers/yandex/storage-bucket";
 import { StorageBucketIamBinding } from "../.gen/providers/yandex/storage-bucket-iam-binding";
 import { s3aUri } from "./pipeline-config";
 import { LOCKBOX_PAYLOAD_VIEWER } from "./secrets";
@@ -21,6 +21,24 @@ export const BUCKET_READ_WRITE_ROLE = "storage.editor";
 export const KMS_ENCRYPTER_DECRYPTER_ROLE = "kms.keys.encrypterDecrypter";
 /** How often KMS makes a new version of the bucket key (old versions still decrypt what they encrypted). */
 export const KMS_KEY_ROTATION_PERIOD = "8760h";
+
+/** A bucket's own KMS key (AES-256, yearly rotation) and the encryption block that points at it. */
+export function bucketEncryptionKey(
+  scope: Construct,
+  id: string,
+  p: { name: string; folderId: string; description: string; deletionProtection: boolean; labels?: Record<string, string> },
+): { key: KmsSymmetricKey; encryption: StorageBucketServerSideEncryptionConfiguration } {
+  const key = new KmsSymmetricKey(scope, id, {
+    name: p.name,
+    folderId: p.folderId,
+    description: p.description,
+    defaultAlgorithm: "AES_256",
+    rotationPeriod: KMS_KEY_ROTATION_PERIOD,
+    deletionProtection: p.deletionProtection,
+    labels: p.labels,
+  });
+  return { key, encryption: { rule: { applyServerSideEncryptionByDefault: { kmsMasterKeyId: key.id, sseAlgorithm: "aws:kms" } } } };
+}
 
 export interface ArtifactStorageProps {
   readonly namePrefix: string;
@@ -117,17 +135,16 @@ export class ArtifactStorage extends Construct {
     if (!Number.isInteger(noncurrentDays) || noncurrentDays < 1) {
       throw new Error(`artifact storage: noncurrentVersionExpirationDays must be a whole number of days >= 1, got ${JSON.stringify(noncurrentDays)}`);
     }
-    if (props.kmsEncryption ?? true) {
-      this.encryptionKey = new KmsSymmetricKey(this, "Key", {
-        name: `${props.namePrefix}-bucket`,
-        folderId: props.folderId,
-        description: `encrypts the objects of bucket ${props.bucketName}`,
-        defaultAlgorithm: "AES_256",
-        rotationPeriod: KMS_KEY_ROTATION_PERIOD,
-        deletionProtection: props.keyDeletionProtection ?? true,
-        labels,
-      });
-    }
+    const encrypted = (props.kmsEncryption ?? true)
+      ? bucketEncryptionKey(this, "Key", {
+          name: `${props.namePrefix}-bucket`,
+          folderId: props.folderId,
+          description: `encrypts the objects of bucket ${props.bucketName}`,
+          deletionProtection: props.keyDeletionProtection ?? true,
+          labels,
+        })
+      : undefined;
+    this.encryptionKey = encrypted?.key;
 
     this.bucket = new StorageBucket(this, "Resource", {
       bucket: props.bucketName,
@@ -146,9 +163,7 @@ export class ArtifactStorage extends Construct {
             expiration: { expiredObjectDeleteMarker: true },
           }]
         : undefined,
-      serverSideEncryptionConfiguration: this.encryptionKey
-        ? { rule: { applyServerSideEncryptionByDefault: { kmsMasterKeyId: this.encryptionKey.id, sseAlgorithm: "aws:kms" } } }
-        : undefined,
+      serverSideEncryptionConfiguration: encrypted?.encryption,
       anonymousAccessFlags: { read: false, list: false, configRead: false },
       tags: labels,
     });

@@ -16,7 +16,6 @@ import { Construct } from "constructs";
 import { S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import { IamServiceAccount } from "../.gen/providers/yandex/iam-service-account";
 import { IamServiceAccountStaticAccessKey } from "../.gen/providers/yandex/iam-service-account-static-access-key";
-import { KmsSymmetricKey } from "../.gen/providers/yandex/kms-symmetric-key";
 import { KmsSymmetricKeyIamMember } from "../.gen/providers/yandex/kms-symmetric-key-iam-member";
 import { LockboxSecret } from "../.gen/providers/yandex/lockbox-secret";
 import { YandexProvider } from "../.gen/providers/yandex/provider";
@@ -24,7 +23,7 @@ import { StorageBucket } from "../.gen/providers/yandex/storage-bucket";
 import { StorageBucketIamBinding } from "../.gen/providers/yandex/storage-bucket-iam-binding";
 import { YdbDatabaseIamBinding } from "../.gen/providers/yandex/ydb-database-iam-binding";
 import { YdbDatabaseServerless } from "../.gen/providers/yandex/ydb-database-serverless";
-import { KMS_ENCRYPTER_DECRYPTER_ROLE, KMS_KEY_ROTATION_PERIOD, S3_ENDPOINT, S3_REGION } from "./artifact-storage";
+import { bucketEncryptionKey, KMS_ENCRYPTER_DECRYPTER_ROLE, S3_ENDPOINT, S3_REGION } from "./artifact-storage";
 
 /** Folder of the local state files, relative to the repository root (ignored by git). */
 export const LOCAL_STATE_DIR = "terraform-state";
@@ -111,12 +110,10 @@ export class StateBackendStack extends TerraformStack {
     });
     const member = `serviceAccount:${account.id}`;
 
-    const key = new KmsSymmetricKey(this, "BucketKey", {
+    const { key, encryption } = bucketEncryptionKey(this, "BucketKey", {
       name: `${props.namePrefix}-tfstate`,
       folderId: props.folderId,
       description: "encrypts the Terraform state objects",
-      defaultAlgorithm: "AES_256",
-      rotationPeriod: KMS_KEY_ROTATION_PERIOD,
       // losing this key makes every stored state unreadable
       deletionProtection: true,
       labels,
@@ -127,9 +124,7 @@ export class StateBackendStack extends TerraformStack {
       folderId: props.folderId,
       anonymousAccessFlags: { read: false, list: false, configRead: false },
       versioning: { enabled: true },
-      serverSideEncryptionConfiguration: {
-        rule: { applyServerSideEncryptionByDefault: { kmsMasterKeyId: key.id, sseAlgorithm: "aws:kms" } },
-      },
+      serverSideEncryptionConfiguration: encryption,
       tags: labels,
     });
     new StorageBucketIamBinding(this, "BucketWriter", { bucket: this.bucket.bucket, role: "storage.editor", members: [member] });
