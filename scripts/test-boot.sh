@@ -24,6 +24,7 @@ BOOT_MOTO_SERVER="$(venv_for boot-standins boot/standin-requirements.lock)/bin/m
 # The hosts to boot: each VM's user-data exactly as the stack renders it.
 if [ -z "${BOOT_RENDERED_DIR:-}" ] && [ -f scripts/render-user-data.ts ]; then
   ensure_node_modules
+  bash scripts/gen-bindings.sh >&2  # the constructs import the provider bindings (.gen/, not in git)
   BOOT_RENDERED_DIR="$(mktemp -d)/rendered"
   export BOOT_RENDER_LOG="${BOOT_RENDERED_DIR%/rendered}/render.log"
   npx --no-install ts-node scripts/render-user-data.ts "$BOOT_RENDERED_DIR" >"$BOOT_RENDER_LOG" 2>&1 \

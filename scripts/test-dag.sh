@@ -19,6 +19,7 @@ cd "$REPO_ROOT"
 command -v javac >/dev/null || apt_install openjdk-17-jdk-headless
 command -v mvn >/dev/null || apt_install maven
 ensure_node_modules
+bash scripts/gen-bindings.sh >&2  # the pipeline-config and schedule scripts import the constructs, which import .gen/
 ensure_browser
 export UI_ARTIFACTS_DIR="$REPO_ROOT/.work/ui-artifacts/dag"
 rm -rf "$UI_ARTIFACTS_DIR"
