@@ -1,5 +1,5 @@
 # The two entry points; everything they need is installed by the scripts they call.
-.PHONY: demo demo-ui demo-ui-stop screenshots test synth bindings check-deploy upgrade
+.PHONY: demo demo-ui demo-ui-stop screenshots test synth bindings check-deploy upgrade cost
 
 demo:            ## run the whole pipeline locally (Spark local mode, local MLflow, airflow dags test)
 	bash scripts/demo.sh
@@ -29,6 +29,11 @@ check-deploy:    ## prove a deployed platform works: both endpoints, closed port
 	@if [ -z "$(OUTPUTS)" ]; then mkdir -p .work && npx --no-install cdktf output yc-mlops \
 	  --outputs-file .work/stack-outputs.json >/dev/null; fi
 	python3 scripts/check_deploy.py --outputs "$(or $(OUTPUTS),.work/stack-outputs.json)" $(ARGS)
+
+# The Data Proc cluster's monthly cost under each dataproc.lifecycle, for the config synth reads
+# ($YC_MLOPS_CONFIG, else config.example.json). ARGS overrides the times, e.g. ARGS="--run-min 6".
+cost:            ## what the cluster costs a month as always-on, stop-between-runs and per-run (README: "What each lifecycle costs")
+	bash scripts/lifecycle-cost.sh $(ARGS)
 
 upgrade:         ## pin MLFLOW= PYSPARK= AIRFLOW= AIRFLOW_PROVIDERS_YANDEX= in versions.json, re-lock everything
 	bash scripts/upgrade.sh $(MAKEOVERRIDES)

@@ -97,6 +97,8 @@ function int(s: string): number {
 interface Expanded {
   readonly fields: Value[][];
   readonly nearestWeekdays: Set<number>;
+  /** An nth weekday (`fri#2`) or a last weekday (`L5`) in the day-of-week field. */
+  readonly usesNthWeekday: boolean;
   readonly usesRandom: boolean;
 }
 
@@ -249,7 +251,7 @@ function expand(expression: string): Expanded {
       throw new Invalid("day-of-week cannot mix plain weekdays with nth-weekday (#) or last-weekday (L) values");
     }
   }
-  return { fields, nearestWeekdays, usesRandom };
+  return { fields, nearestWeekdays, usesNthWeekday: nthWeekdays.size > 0, usesRandom };
 }
 
 /** Whether a day-of-month/month combination can ever match (croniter ORs the two day fields). */
@@ -286,4 +288,49 @@ export function airflowScheduleProblem(schedule: string): string | undefined {
     return "never fires: no month it names has that day of the month (Airflow would load the DAG and never run it)";
   }
   return undefined;
+}
+
+/** How often a schedule fires, for cost estimates (scripts/lifecycle-cost.ts). */
+export type ScheduleFrequency =
+  | { readonly kind: "once" }
+  | { readonly kind: "continuous" }
+  /** Average fire times per day over a whole Gregorian cycle (leap years, weekdays). */
+  | { readonly kind: "cron"; readonly runsPerDay: number };
+
+/** Days in 400 Gregorian years: the calendar, weekdays included, repeats after them. */
+const GREGORIAN_CYCLE_DAYS = 146097;
+
+/**
+ * How often an accepted schedule fires: croniter's fields counted over a 400-year cycle, the two day
+ * fields ORed when both are restricted (croniter's default `day_or`). Throws for a schedule Airflow
+ * would refuse, and for the special day values (`L`, `W`, `#`), which are not counted here.
+ */
+export function scheduleFrequency(schedule: string): ScheduleFrequency {
+  const problem = airflowScheduleProblem(schedule);
+  if (problem) throw new Error(`schedule ${JSON.stringify(schedule)} ${problem}`);
+  if (schedule === "@once") return { kind: "once" };
+  if (schedule === "@continuous") return { kind: "continuous" };
+  const e = expand(AIRFLOW_CRON_PRESETS[schedule] ?? schedule);
+  if (e.usesNthWeekday || e.nearestWeekdays.size > 0 || e.fields.some((f) => f.some((v) => v !== "*" && typeof v === "string"))) {
+    throw new Error(`schedule ${JSON.stringify(schedule)} uses a last, nearest or nth day (L, W, #), which is not counted here`);
+  }
+  const all = (field: number) => e.fields[field][0] === "*";
+  const size = (field: number, whole: number) => (all(field) ? whole : e.fields[field].length);
+  const has = (field: number, v: number) => all(field) || e.fields[field].includes(v);
+  const firesPerMatchingDay = size(0, 60) * size(1, 24) * (e.fields.length >= 6 ? size(5, 60) : 1);
+  let days = 0;
+  let weekday = 6; // 2000-01-01 was a Saturday
+  for (let year = 2000; year < 2400; year++) {
+    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    for (let month = 1; month <= 12; month++) {
+      const length = month === 2 && !leap ? 28 : MAX_DAYS[month];
+      for (let day = 1; day <= length; day++, weekday = (weekday + 1) % 7) {
+        if (!has(MONTH, month)) continue;
+        const dom = has(DAY, day);
+        const dow = has(DOW, weekday);
+        if (all(DAY) ? dow : all(DOW) ? dom : dom || dow) days++;
+      }
+    }
+  }
+  return { kind: "cron", runsPerDay: (days * firesPerMatchingDay) / GREGORIAN_CYCLE_DAYS };
 }

@@ -159,6 +159,31 @@ describe("a per-run cluster and the stack's cluster are the same cluster", () =>
   });
 });
 
+/**
+ * What a `cdktf deploy` does to a cluster the DAG left stopped (README, "Paying for the cluster"): in
+ * terraform-provider-yandex v0.222.0 no attribute of yandex_dataproc_cluster reflects the cluster's
+ * status and no code path calls Start or Stop, so the stack declares the cluster exactly as for
+ * always-on. An ignore_changes here would hide nothing a stop flips, only config keys from the cluster.
+ */
+describe("a deploy and a stopped cluster (stop-between-runs)", () => {
+  const stopping = synthStack(withLifecycle("stop-between-runs")).json;
+  const alwaysOn = synthStack(withLifecycle("always-on")).json;
+
+  it("declares the cluster as always-on does, with no ignore_changes, so every config key still reaches it", () => {
+    const cluster = onlyResource(stopping, "yandex_dataproc_cluster");
+    expect(cluster).toEqual(onlyResource(alwaysOn, "yandex_dataproc_cluster"));
+    expect(cluster.lifecycle).toBeUndefined();
+  });
+
+  it("has nothing that could start the cluster at deploy time: no provisioner, no local-exec", () => {
+    const text = JSON.stringify(stopping);
+    expect(text).not.toMatch(/"provisioner"|local-exec|remote-exec/);
+    expect(Object.keys(stopping.resource ?? {}).filter((t) => t.startsWith("yandex_dataproc"))).toEqual(
+      ["yandex_dataproc_cluster", "yandex_dataproc_cluster_iam_binding"],
+    );
+  });
+});
+
 describe("dataproc.lifecycle in the config", () => {
   it("defaults to always-on (the stack's cluster, as before the key existed)", () => {
     expect(deployableConfig().dataproc.lifecycle).toBe("always-on");
