@@ -17,7 +17,19 @@ export interface AirflowHostProps
    * @default the repository this file is in
    */
   readonly repoRoot?: string;
+  /**
+   * Memory in GB: four Airflow services (api-server, scheduler, dag-processor, triggerer) need more
+   * than the MLflow VM.
+   * @default AIRFLOW_HOST_DEFAULTS.memoryGb (8)
+   */
+  readonly memoryGb?: number;
 }
+
+/**
+ * The Airflow VM's own defaults, where they differ from any VM's (`HOST_INSTANCE_DEFAULTS`): four
+ * Airflow services need more memory than MLflow.
+ */
+export const AIRFLOW_HOST_DEFAULTS = { memoryGb: 8 } as const;
 
 /**
  * The Airflow 3 VM: api-server (the UI, 127.0.0.1:8080), scheduler, dag-processor and triggerer
@@ -35,7 +47,7 @@ export class AirflowHost extends Construct {
   constructor(scope: Construct, id: string, props: AirflowHostProps) {
     super(scope, id);
     this.rendered = renderAirflowHost({ ...props, hostname: props.name, ...readDagSources(props.repoRoot) });
-    ({ instance: this.instance, spec: this.spec } = createHostInstance(this, props, this.rendered.userData));
+    ({ instance: this.instance, spec: this.spec } = createHostInstance(this, { ...props, memoryGb: props.memoryGb ?? AIRFLOW_HOST_DEFAULTS.memoryGb }, this.rendered.userData));
     this.privateIp = this.instance.networkInterface.get(0).ipAddress;
     this.publicIp = this.instance.networkInterface.get(0).natIpAddress;
   }

@@ -9,6 +9,7 @@ import { LockboxSecretIamMember } from "../.gen/providers/yandex/lockbox-secret-
 import { StorageBucket, StorageBucketServerSideEncryptionConfiguration } from "../.gen/providers/yandex/storage-bucket";
 import { StorageBucketIamBinding } from "../.gen/providers/yandex/storage-bucket-iam-binding";
 import { s3aUri } from "./pipeline-config";
+import { checkProps, PropRules } from "./prop-rules";
 import { LOCKBOX_PAYLOAD_VIEWER } from "./secrets";
 
 /** Object Storage's S3 endpoint and region (what boto3 / MLflow / Spark's s3a need). */
@@ -49,32 +50,32 @@ export interface ArtifactStorageProps {
    * Keep overwritten and deleted objects as noncurrent versions (an overwritten model, report or
    * dataset can be restored).
    *
-   * @default true
+   * @default ARTIFACT_STORAGE_DEFAULTS.versioning (true)
    */
   readonly versioning?: boolean;
   /**
    * Days a noncurrent version is kept before a lifecycle rule deletes it (with `versioning`).
    *
-   * @default 30
+   * @default ARTIFACT_STORAGE_DEFAULTS.noncurrentVersionExpirationDays (30)
    */
   readonly noncurrentVersionExpirationDays?: number;
   /**
    * Encrypt every object with a KMS key this construct creates; every account granted with
    * `grantReadWrite` may use the key, no other.
    *
-   * @default true
+   * @default ARTIFACT_STORAGE_DEFAULTS.kmsEncryption (true)
    */
   readonly kmsEncryption?: boolean;
   /**
    * Refuse to delete the KMS key (objects encrypted with a deleted key can never be read again).
    *
-   * @default true
+   * @default ARTIFACT_STORAGE_DEFAULTS.keyDeletionProtection (true)
    */
   readonly keyDeletionProtection?: boolean;
   /**
    * Let `terraform destroy` delete a bucket that still holds objects (every version of them).
    *
-   * @default false
+   * @default ARTIFACT_STORAGE_DEFAULTS.forceDestroy (false)
    */
   readonly forceDestroy?: boolean;
   /**
@@ -84,6 +85,24 @@ export interface ArtifactStorageProps {
    */
   readonly labels?: Record<string, string>;
 }
+
+/** The one statement of each optional prop's default. */
+export const ARTIFACT_STORAGE_DEFAULTS = {
+  versioning: true,
+  noncurrentVersionExpirationDays: 30,
+  kmsEncryption: true,
+  keyDeletionProtection: true,
+  forceDestroy: false,
+} as const;
+
+/** Limits of the optional props (checked by the config loader with the key's name, and by the construct). */
+export const ARTIFACT_STORAGE_RULES: PropRules<ArtifactStorageProps> = {
+  versioning: { kind: "bool" },
+  noncurrentVersionExpirationDays: { kind: "int", min: 1, max: 3650 },
+  kmsEncryption: { kind: "bool" },
+  keyDeletionProtection: { kind: "bool" },
+  forceDestroy: { kind: "bool" },
+};
 
 /**
  * The Object Storage bucket for MLflow artifacts, the pipeline's landing zone and the job code,
@@ -130,17 +149,16 @@ export class ArtifactStorage extends Construct {
     });
     this.s3ServiceAccountId = s3User.id;
 
-    const versioning = props.versioning ?? true;
-    const noncurrentDays = props.noncurrentVersionExpirationDays ?? 30;
-    if (!Number.isInteger(noncurrentDays) || noncurrentDays < 1) {
-      throw new Error(`artifact storage: noncurrentVersionExpirationDays must be a whole number of days >= 1, got ${JSON.stringify(noncurrentDays)}`);
-    }
-    const encrypted = (props.kmsEncryption ?? true)
+    checkProps("artifact storage", props, ARTIFACT_STORAGE_RULES);
+    const d = ARTIFACT_STORAGE_DEFAULTS;
+    const versioning = props.versioning ?? d.versioning;
+    const noncurrentDays = props.noncurrentVersionExpirationDays ?? d.noncurrentVersionExpirationDays;
+    const encrypted = (props.kmsEncryption ?? d.kmsEncryption)
       ? bucketEncryptionKey(this, "Key", {
           name: `${props.namePrefix}-bucket`,
           folderId: props.folderId,
           description: `encrypts the objects of bucket ${props.bucketName}`,
-          deletionProtection: props.keyDeletionProtection ?? true,
+          deletionProtection: props.keyDeletionProtection ?? d.keyDeletionProtection,
           labels,
         })
       : undefined;
@@ -151,7 +169,7 @@ export class ArtifactStorage extends Construct {
       folderId: props.folderId,
       // no ACL (deprecated in the provider; buckets are private by default): access is the IAM
       // binding below, and anonymous access is switched off explicitly.
-      forceDestroy: props.forceDestroy ?? false,
+      forceDestroy: props.forceDestroy ?? d.forceDestroy,
       versioning: { enabled: versioning },
       // an overwritten or deleted object stays recoverable for noncurrentDays, then goes; delete
       // markers left with no version behind them are removed too.

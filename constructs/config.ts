@@ -8,15 +8,32 @@
  * account keys) are never part of this config: the provider reads them from its own environment.
  *
  * Validation runs before any construct is created, so a bad value stops `cdktf synth` with an error
- * naming that value and nothing is written to the output directory.
+ * naming that value and nothing is written to the output directory. The rules are the constructs'
+ * own (`*_RULES` next to each construct's props), applied here with the config key's name.
+ *
+ * Defaults: a key the file leaves out stays undefined in `StackConfig`, and the construct it goes to
+ * applies its documented `@default` (its exported `*_DEFAULTS`). Only the stack-wide values no
+ * construct has as an optional prop are filled in here (`STACK_DEFAULTS`). `configDefaults()` lists
+ * every key's default, read from its owner, for the README and the tools.
  */
 import * as fs from "fs";
 import * as path from "path";
+import { AIRFLOW_HOST_DEFAULTS } from "./airflow-host";
 import { airflowScheduleProblem } from "./airflow-schedule";
 import { APT_DISTROS, aptMirrorsFor } from "./apt-mirrors";
-import { FLEET, VERSIONS_FILE } from "./fleet-versions";
+import { ARTIFACT_STORAGE_DEFAULTS, ARTIFACT_STORAGE_RULES, ArtifactStorageProps } from "./artifact-storage";
+import { DATAPROC_DEFAULTS, DATAPROC_RULES, DataprocLifecycle, DataprocSpecProps } from "./dataproc-spec";
+import { VERSIONS_FILE } from "./fleet-versions";
+import { HOST_INSTANCE_DEFAULTS, HOST_INSTANCE_RULES, HostInstanceProps } from "./host-instance";
+import { MLFLOW_BACKEND_DEFAULTS, MLFLOW_BACKEND_RULES, MlflowBackendProps } from "./mlflow-backend";
+import { NETWORK_DEFAULTS } from "./network";
+import { PIPELINE_DEFAULTS } from "./pipeline-config";
+import { PropRule, propRuleProblem } from "./prop-rules";
+import { adminUserProblem, DEFAULT_ADMIN_USER, sshPublicKeyProblem } from "./ssh-key";
 import { RemoteStateConfig, STATE_LOCK_TABLE, STATE_OBJECT_KEY, stateBucketName } from "./state-backend";
-import { sshPublicKeyProblem } from "./ssh-key";
+
+export { DATAPROC_LIFECYCLES } from "./dataproc-spec";
+export type { DataprocLifecycle } from "./dataproc-spec";
 
 /** Availability zones a new resource can be placed in (`ru-central1-c` is being shut down). */
 export const ZONES = ["ru-central1-a", "ru-central1-b", "ru-central1-d"] as const;
@@ -35,16 +52,16 @@ export const EXAMPLE_CONFIG_FILE = "config.example.json";
 /** Address ranges reserved for documentation (RFC 5737): the example uses them as placeholders. */
 const DOCUMENTATION_CIDRS = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"];
 
-/**
- * What happens to the Data Proc cluster between pipeline runs (config `dataproc.lifecycle`, the
- * pipeline config's `cluster_lifecycle`): it runs all the time; the DAG starts it before a run and
- * stops it after; or the stack creates none and each DAG run creates one and deletes it.
- */
-export const DATAPROC_LIFECYCLES = ["always-on", "stop-between-runs", "per-run"] as const;
-export type DataprocLifecycle = (typeof DATAPROC_LIFECYCLES)[number];
-
 /** Label naming who created a resource: the stack (`cdktf`), or the DAG (a per-run cluster). */
 export const MANAGED_BY_LABEL = "managed-by";
+
+/**
+ * A deletion protection as the stack passes it to its construct: the user's value, else off with
+ * `destroyDeletesData`, else undefined (the construct's default).
+ */
+export function protectionUnlessDestroyDeletesData(cfg: Pick<StackConfig, "destroyDeletesData">, protection: boolean | undefined): boolean | undefined {
+  return protection ?? (cfg.destroyDeletesData ? false : undefined);
+}
 
 /** Labels of every resource the stack creates. */
 export function resourceLabels(namePrefix: string): Record<string, string> {
@@ -59,73 +76,30 @@ export class ConfigError extends Error {
   }
 }
 
-export interface PostgresConfig {
-  /** Managed PostgreSQL major version. */
-  readonly version: string;
-  readonly resourcePreset: string;
-  readonly diskSizeGb: number;
-  readonly diskType: string;
-  /** Hour (UTC, 0-23) the daily backup starts. */
-  readonly backupWindowStartHour: number;
-  /** Days Managed PostgreSQL keeps its automatic backups (7-60). */
-  readonly backupRetainPeriodDays: number;
-  /** Refuse to delete the cluster and its databases (default: on, unless `destroyDeletesData`). */
-  readonly deletionProtection: boolean;
-}
+/**
+ * `postgres.*`: the props of `MlflowBackend` a user may set (`version` is its `postgresVersion`);
+ * undefined = the construct's default (`MLFLOW_BACKEND_DEFAULTS`).
+ */
+export type PostgresConfig = Readonly<Partial<{ version: string } & Pick<MlflowBackendProps,
+  "resourcePreset" | "diskSizeGb" | "diskType" | "backupWindowStartHour" | "backupRetainPeriodDays" | "deletionProtection">>>;
 
-/** The artifact bucket's data protection. */
-export interface StorageConfig {
-  /** Keep overwritten and deleted objects as noncurrent versions. */
-  readonly versioning: boolean;
-  /** Days a noncurrent version is kept before it expires (with versioning). */
-  readonly noncurrentVersionExpirationDays: number;
-  /** Encrypt objects with a KMS key the stack creates. */
-  readonly kmsEncryption: boolean;
-}
+/** `storage.*`: the bucket's data protection (`ArtifactStorage`); undefined = `ARTIFACT_STORAGE_DEFAULTS`. */
+export type StorageConfig = Readonly<Pick<ArtifactStorageProps, "versioning" | "noncurrentVersionExpirationDays" | "kmsEncryption">>;
 
-export interface VmConfig {
-  readonly cores: number;
-  readonly memoryGb: number;
-  /** Guaranteed vCPU share in percent (20, 50 or 100). */
-  readonly coreFraction: number;
-  readonly diskSizeGb: number;
-  readonly diskType: string;
-  /**
-   * Image family in the `standard-images` folder. The default is the release the boot test boots
-   * (versions.json `vm`); the VM locks are compiled for its Python.
-   */
-  readonly imageFamily: string;
-  readonly platformId: string;
-  /** A preemptible VM: cheaper, stopped by Yandex at least once a day (the services come back on start). */
-  readonly preemptible: boolean;
-}
+/**
+ * `mlflowVm.*`, `airflowVm.*`: the VM's size and image (`createHostInstance`); undefined =
+ * `HOST_INSTANCE_DEFAULTS` (and `AIRFLOW_HOST_DEFAULTS` for the Airflow VM).
+ */
+export type VmConfig = Readonly<Pick<HostInstanceProps,
+  "cores" | "memoryGb" | "coreFraction" | "diskSizeGb" | "diskType" | "imageFamily" | "platformId" | "preemptible">>;
 
-export interface DataprocConfig {
-  /**
-   * What happens to the cluster between pipeline runs: `always-on` (the default) runs it all the
-   * time; `stop-between-runs` keeps the stack's cluster and its HDFS, started for a run and stopped
-   * after; `per-run` creates a cluster for each DAG run and deletes it after.
-   */
-  readonly lifecycle: DataprocLifecycle;
-  /**
-   * Data Proc image version; the default is versions.json `dataproc.imageVersion`, pinned (what the
-   * tests run: Python 3.11, Spark 3.5); a prefix such as "2.2" takes the newest 2.2.x. Below 2.2.5
-   * the image's Python is 3.8, which mlflow 3 does not support.
-   */
-  readonly imageVersion: string;
-  readonly masterResourcePreset: string;
-  readonly masterDiskSizeGb: number;
-  readonly dataResourcePreset: string;
-  readonly dataDiskSizeGb: number;
-  readonly dataHostsCount: number;
-  /** 0 = no autoscaling compute subcluster. */
-  readonly computeMaxHostsCount: number;
-  readonly computeResourcePreset: string;
-  readonly computeDiskSizeGb: number;
-  readonly diskType: string;
-  readonly uiProxy: boolean;
-  readonly deletionProtection: boolean;
-}
+/**
+ * `dataproc.*`: the cluster's settings (`DataprocCluster`, `dataprocClusterSpec`); undefined =
+ * `DATAPROC_DEFAULTS`.
+ */
+export type DataprocConfig = Readonly<{ lifecycle?: DataprocLifecycle } & Pick<DataprocSpecProps,
+  "imageVersion" | "masterResourcePreset" | "masterDiskSizeGb" | "dataResourcePreset" | "dataDiskSizeGb" | "dataHostsCount"
+  | "computeMaxHostsCount" | "computeResourcePreset" | "computeDiskSizeGb" | "diskType" | "uiProxy" | "deletionProtection">>;
 
 /** The validated configuration handed to `MlopsStack`. */
 export interface StackConfig {
@@ -141,11 +115,12 @@ export interface StackConfig {
   /** OpenSSH public key installed for the VMs' admin and the Data Proc nodes' login user. */
   readonly sshPublicKey: string;
   /**
-   * The VMs' admin login (sudo, key only). The Data Proc nodes' login is fixed by their image
-   * (`ubuntu`); they get the same key.
+   * The VMs' admin login (sudo, key only); undefined = the hosts' `DEFAULT_ADMIN_USER`. The Data
+   * Proc nodes' login is fixed by their image (`ubuntu`); they get the same key.
    */
-  readonly sshUser: string;
-  readonly subnetCidr: string;
+  readonly sshUser?: string;
+  /** The subnet; undefined = `NETWORK_DEFAULTS.subnetCidr`. */
+  readonly subnetCidr?: string;
   /** Bucket name; globally unique in Object Storage. */
   readonly bucketName: string;
   readonly postgres: PostgresConfig;
@@ -163,76 +138,65 @@ export interface StackConfig {
    * undefined = a local state file in terraform-state/ (the default, for a first try).
    */
   readonly stateBackend?: RemoteStateConfig;
-  /** Cron expression or preset for the pipeline DAG, as Airflow 3.3.2 accepts it (`airflowScheduleProblem`). */
-  readonly pipelineSchedule: string;
+  /**
+   * Cron expression or preset for the pipeline DAG, as Airflow 3.3.2 accepts it
+   * (`airflowScheduleProblem`); undefined = `PIPELINE_DEFAULTS.schedule`.
+   */
+  readonly pipelineSchedule?: string;
   /** Dotted keys whose value is still a placeholder from the example file (empty = deployable). */
   readonly placeholders: readonly string[];
 }
 
 // ---------------------------------------------------------------------------------------------
-// defaults: everything but identity, access and naming has a sensible default.
-
-const VM_DEFAULTS: VmConfig = {
-  cores: 2,
-  memoryGb: 4,
-  coreFraction: 100,
-  diskSizeGb: 30,
-  diskType: "network-ssd",
-  imageFamily: FLEET.vm.imageFamily,
-  platformId: "standard-v3",
-  preemptible: false,
-};
+// the keys, each with its rule and where its default lives.
 
 /**
- * The VMs' admin login by default: the Debian image's own default user (cloud.cfg `default_user`),
- * so cloud-init merges our admin into it and the VM has one admin account, not two.
+ * The stack-wide values no construct has as an optional prop (every construct is given them), and
+ * that other keys are checked against (`bucketName` and `stateBackend.bucket` derive from
+ * `namePrefix`; `adminCidrs` from `allowWorldAdminAccess`; the deletion protections from
+ * `destroyDeletesData`): the loader fills these in.
  */
-export const DEFAULT_SSH_USER = "debian";
-
-const DEFAULTS = {
-  zone: "ru-central1-a",
+export const STACK_DEFAULTS = {
+  zone: "ru-central1-a" as Zone,
   namePrefix: "fraud-mlops",
   allowWorldAdminAccess: false,
-  sshUser: DEFAULT_SSH_USER,
-  subnetCidr: "10.10.0.0/24",
-  pipelineSchedule: "@daily",
-  postgres: {
-    version: "16",
-    resourcePreset: "s3-c2-m8",
-    diskSizeGb: 20,
-    diskType: "network-ssd",
-    backupWindowStartHour: 1,
-    // Yandex's own default and minimum
-    backupRetainPeriodDays: 7,
-    // the default follows destroyDeletesData (see validateConfig)
-    deletionProtection: true,
-  } as PostgresConfig,
-  mlflowVm: VM_DEFAULTS,
-  airflowVm: { ...VM_DEFAULTS, memoryGb: 8 } as VmConfig,
-  dataproc: {
-    lifecycle: "always-on",
-    imageVersion: FLEET.dataproc.imageVersion,
-    masterResourcePreset: "s3-c2-m8",
-    masterDiskSizeGb: 40,
-    dataResourcePreset: "s3-c4-m16",
-    dataDiskSizeGb: 128,
-    dataHostsCount: 1,
-    computeMaxHostsCount: 0,
-    computeResourcePreset: "s3-c4-m16",
-    computeDiskSizeGb: 64,
-    diskType: "network-ssd",
-    uiProxy: true,
-    // off: the cluster holds only what the pipeline rebuilds from the bucket (HDFS working data), and
-    // a change that recreates the cluster (image version, services) must not be refused
-    deletionProtection: false,
-  } as DataprocConfig,
-  storage: {
-    versioning: true,
-    noncurrentVersionExpirationDays: 30,
-    kmsEncryption: true,
-  } as StorageConfig,
   destroyDeletesData: false,
-};
+} as const;
+
+/** One key of a config section: its construct's rule and default (read from the construct's constants). */
+interface SectionKey {
+  readonly rule: PropRule;
+  readonly default: unknown;
+}
+
+function sectionKeys<P extends object>(rules: { readonly [K in keyof P]?: PropRule }, defaults: Partial<Record<keyof P, unknown>>, keys: readonly (keyof P & string)[]): Record<string, SectionKey> {
+  return Object.fromEntries(keys.map((k) => [k, { rule: rules[k]!, default: defaults[k] }]));
+}
+
+const VM_KEYS = ["cores", "memoryGb", "coreFraction", "diskSizeGb", "diskType", "imageFamily", "platformId", "preemptible"] as const;
+
+/** The sections and their keys (built on first use: the rule modules import this one too). */
+let sectionsCache: Record<string, Record<string, SectionKey>> | undefined;
+function sections(): Record<string, Record<string, SectionKey>> {
+  if (sectionsCache) return sectionsCache;
+  const pg = MLFLOW_BACKEND_RULES;
+  const pgd = MLFLOW_BACKEND_DEFAULTS;
+  sectionsCache = {
+    postgres: {
+      // the config's `version` is the construct's `postgresVersion`
+      version: { rule: pg.postgresVersion!, default: pgd.postgresVersion },
+      ...sectionKeys(pg, pgd, ["resourcePreset", "diskSizeGb", "diskType", "backupWindowStartHour", "backupRetainPeriodDays", "deletionProtection"]),
+    },
+    mlflowVm: sectionKeys(HOST_INSTANCE_RULES, HOST_INSTANCE_DEFAULTS, VM_KEYS),
+    airflowVm: sectionKeys(HOST_INSTANCE_RULES, { ...HOST_INSTANCE_DEFAULTS, ...AIRFLOW_HOST_DEFAULTS }, VM_KEYS),
+    dataproc: sectionKeys(DATAPROC_RULES, DATAPROC_DEFAULTS, [
+      "lifecycle", "imageVersion", "masterResourcePreset", "masterDiskSizeGb", "dataResourcePreset", "dataDiskSizeGb",
+      "dataHostsCount", "computeMaxHostsCount", "computeResourcePreset", "computeDiskSizeGb", "diskType", "uiProxy", "deletionProtection",
+    ]),
+    storage: sectionKeys(ARTIFACT_STORAGE_RULES, ARTIFACT_STORAGE_DEFAULTS, ["versioning", "noncurrentVersionExpirationDays", "kmsEncryption"]),
+  };
+  return sectionsCache;
+}
 
 const TOP_KEYS = [
   "//", "cloudId", "folderId", "zone", "namePrefix", "adminCidrs", "allowWorldAdminAccess",
@@ -241,18 +205,30 @@ const TOP_KEYS = [
 ];
 const STATE_BACKEND_KEYS = ["bucket", "key", "documentApiEndpoint", "lockTable"];
 
-const SECTIONS: Record<string, readonly string[]> = {
-  postgres: Object.keys(DEFAULTS.postgres),
-  mlflowVm: Object.keys(VM_DEFAULTS),
-  airflowVm: Object.keys(VM_DEFAULTS),
-  dataproc: Object.keys(DEFAULTS.dataproc),
-  storage: Object.keys(DEFAULTS.storage),
-  stateBackend: STATE_BACKEND_KEYS,
-};
+function sectionKeyNames(section: string): readonly string[] | undefined {
+  return section === "stateBackend" ? STATE_BACKEND_KEYS : sections()[section] && Object.keys(sections()[section]);
+}
 
 /** Every key a config file may set, dotted (`postgres.version`); each one changes the stack. */
 export function configKeys(): string[] {
-  return TOP_KEYS.filter((k) => k !== "//").flatMap((k) => (SECTIONS[k] ? SECTIONS[k].map((s) => `${k}.${s}`) : [k]));
+  return TOP_KEYS.filter((k) => k !== "//").flatMap((k) => sectionKeyNames(k)?.map((s) => `${k}.${s}`) ?? [k]);
+}
+
+/**
+ * The default of every optional key (dotted), read from where it is owned: the construct's
+ * `*_DEFAULTS` (applied by the construct when the key is left out) or `STACK_DEFAULTS`. Keys without
+ * a fixed default are left out: `bucketName` (`<namePrefix>-<folderId>`) and `stateBackend.*`
+ * (the bootstrap stack's names, `constructs/state-backend.ts`).
+ */
+export function configDefaults(): Record<string, unknown> {
+  return {
+    ...STACK_DEFAULTS,
+    sshUser: DEFAULT_ADMIN_USER,
+    subnetCidr: NETWORK_DEFAULTS.subnetCidr,
+    pipelineSchedule: PIPELINE_DEFAULTS.schedule,
+    ...Object.fromEntries(Object.entries(sections()).flatMap(([section, keys]) =>
+      Object.entries(keys).map(([k, spec]) => [`${section}.${k}`, spec.default]))),
+  };
 }
 
 /** Keys earlier versions of this config had, and where their job went. */
@@ -296,22 +272,10 @@ function requiredString(obj: Json, key: string, where = ""): string {
   return v;
 }
 
-function optString(obj: Json, key: string, dflt: string, where = ""): string {
+function optString<D extends string | undefined>(obj: Json, key: string, dflt: D, where = ""): string | D {
   const v = obj[key];
   if (v === undefined) return dflt;
   if (typeof v !== "string" || v === "") fail(where ? `${where}.${key}` : key, v, "must be a non-empty string");
-  return v;
-}
-
-/**
- * A Yandex Cloud name taken as is by the provider (resource preset, disk type, platform, image
- * family): lower-case letters, digits, '.', '-', '_', at most 63 characters.
- */
-function optCloudName(obj: Json, key: string, dflt: string, where = ""): string {
-  const v = optString(obj, key, dflt, where);
-  if (!/^[a-z][a-z0-9._-]{0,62}$/.test(v)) {
-    fail(where ? `${where}.${key}` : key, v, "must be a Yandex Cloud name: a-z, 0-9, '.', '_', '-', starting with a letter, at most 63 characters");
-  }
   return v;
 }
 
@@ -322,13 +286,22 @@ function optBool(obj: Json, key: string, dflt: boolean, where = ""): boolean {
   return v;
 }
 
-function optInt(obj: Json, key: string, dflt: number, min: number, max: number, where = ""): number {
-  const v = obj[key];
-  if (v === undefined) return dflt;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    fail(where ? `${where}.${key}` : key, v, `must be a whole number from ${min} to ${max}`);
+/**
+ * The keys of one section the file sets, each checked by its construct's rule; keys left out stay
+ * undefined (the construct applies its default).
+ */
+function readSection(raw: Json, section: string): Record<string, unknown> {
+  const s = optSection(raw, section);
+  const keys = sections()[section];
+  rejectUnknownKeys(s, Object.keys(keys), section);
+  const out: Record<string, unknown> = {};
+  for (const [k, spec] of Object.entries(keys)) {
+    if (s[k] === undefined) continue;
+    const problem = propRuleProblem(spec.rule, s[k]);
+    if (problem) fail(`${section}.${k}`, s[k], problem);
+    out[k] = s[k];
   }
-  return v;
+  return out;
 }
 
 function optSection(obj: Json, key: string): Json {
@@ -409,29 +382,17 @@ function isPlaceholder(value: string): boolean {
   return value.toUpperCase().includes(PLACEHOLDER_MARKER);
 }
 
-function readVm(raw: Json, key: string, dflt: VmConfig): VmConfig {
-  const s = optSection(raw, key);
-  rejectUnknownKeys(s, Object.keys(VM_DEFAULTS), key);
-  const coreFraction = optInt(s, "coreFraction", dflt.coreFraction, 5, 100, key);
-  if (![5, 20, 50, 100].includes(coreFraction)) fail(`${key}.coreFraction`, coreFraction, "must be 5, 20, 50 or 100");
-  const imageFamily = optCloudName(s, "imageFamily", dflt.imageFamily, key);
-  if (!aptMirrorsFor(imageFamily)) {
-    fail(`${key}.imageFamily`, imageFamily, `must be a ${APT_DISTROS.join(" or ")} family such as debian-12 or ubuntu-2404-lts (the hosts use apt, systemd and cloud-init)`);
+function readVm(raw: Json, key: string): VmConfig {
+  const vm = readSection(raw, key) as VmConfig;
+  if (vm.imageFamily !== undefined && !aptMirrorsFor(vm.imageFamily)) {
+    fail(`${key}.imageFamily`, vm.imageFamily, `must be a ${APT_DISTROS.join(" or ")} family such as debian-12 or ubuntu-2404-lts (the hosts use apt, systemd and cloud-init)`);
   }
-  return {
-    cores: optInt(s, "cores", dflt.cores, 2, 96, key),
-    memoryGb: optInt(s, "memoryGb", dflt.memoryGb, 1, 640, key),
-    coreFraction,
-    diskSizeGb: optInt(s, "diskSizeGb", dflt.diskSizeGb, 10, 4096, key),
-    diskType: optCloudName(s, "diskType", dflt.diskType, key),
-    imageFamily,
-    platformId: optCloudName(s, "platformId", dflt.platformId, key),
-    preemptible: optBool(s, "preemptible", dflt.preemptible, key),
-  };
+  return vm;
 }
 
 /**
- * Checks a raw config object and fills in defaults.
+ * Checks a raw config object; fills in only `STACK_DEFAULTS` (and the derived `bucketName`,
+ * `stateBackend.*` names): every other key left out stays undefined for its construct's default.
  *
  * @param raw the parsed JSON file
  * @param env environment overrides (`YC_CLOUD_ID`, `YC_FOLDER_ID`, `YC_ZONE`)
@@ -457,19 +418,19 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     if (isPlaceholder(v)) placeholders.push(k);
   }
 
-  const zone = optString(withEnv, "zone", DEFAULTS.zone);
+  const zone = optString(withEnv, "zone", STACK_DEFAULTS.zone);
   if (!(ZONES as readonly string[]).includes(zone)) {
     fail("zone", zone, `unknown zone; use one of ${ZONES.join(", ")} (ru-central1-c is discontinued)`);
   }
 
-  const namePrefix = optString(r, "namePrefix", DEFAULTS.namePrefix);
+  const namePrefix = optString(r, "namePrefix", STACK_DEFAULTS.namePrefix);
   // service account names allow 63 characters; the longest suffix we append is 9 ("-dataproc").
   if (!/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/.test(namePrefix)) {
     fail("namePrefix", namePrefix, "must start with a letter, use a-z, 0-9 and '-', end with a letter or digit, at most 40 characters");
   }
 
   // access from the internet.
-  const allowWorldAdminAccess = optBool(r, "allowWorldAdminAccess", DEFAULTS.allowWorldAdminAccess);
+  const allowWorldAdminAccess = optBool(r, "allowWorldAdminAccess", STACK_DEFAULTS.allowWorldAdminAccess);
   const cidrsRaw = r.adminCidrs;
   if (cidrsRaw === undefined) throw new ConfigError("config adminCidrs is required but missing (list the CIDRs allowed to reach ports 22 and 443)");
   if (!Array.isArray(cidrsRaw) || cidrsRaw.length === 0) fail("adminCidrs", cidrsRaw, "must be a non-empty list of CIDRs");
@@ -493,17 +454,18 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   if (isPlaceholder(sshPublicKey)) placeholders.push("sshPublicKey");
   const keyProblem = sshPublicKeyProblem(sshPublicKey);
   if (keyProblem) fail("sshPublicKey", sshPublicKey.length > 60 ? sshPublicKey.slice(0, 60) + "..." : sshPublicKey, keyProblem);
-  const sshUser = optString(r, "sshUser", DEFAULTS.sshUser);
-  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sshUser) || sshUser === "root") {
-    fail("sshUser", sshUser, "must be a non-root Linux user name");
-  }
+  const sshUser = optString(r, "sshUser", undefined);
+  const userProblem = sshUser === undefined ? undefined : adminUserProblem(sshUser);
+  if (userProblem) fail("sshUser", sshUser, userProblem);
 
-  // `?? default` would take an explicit null for "use the default": only a missing key is
-  const subnetCidr = checkCidr("subnetCidr", r.subnetCidr === undefined ? DEFAULTS.subnetCidr : r.subnetCidr);
-  const subnetPrefix = parseCidr(subnetCidr)!.prefix;
-  if (subnetPrefix < 16 || subnetPrefix > 28) fail("subnetCidr", subnetCidr, "a Yandex subnet must be from /16 to /28");
-  if (!PRIVATE_RANGES.some((p) => inCidr(subnetCidr, p))) {
-    fail("subnetCidr", subnetCidr, `must be inside a private range (${PRIVATE_RANGES.join(", ")})`);
+  // an explicit null is checked (and refused), not taken for "use the default": only a missing key is
+  const subnetCidr = r.subnetCidr === undefined ? undefined : checkCidr("subnetCidr", r.subnetCidr);
+  if (subnetCidr !== undefined) {
+    const subnetPrefix = parseCidr(subnetCidr)!.prefix;
+    if (subnetPrefix < 16 || subnetPrefix > 28) fail("subnetCidr", subnetCidr, "a Yandex subnet must be from /16 to /28");
+    if (!PRIVATE_RANGES.some((p) => inCidr(subnetCidr, p))) {
+      fail("subnetCidr", subnetCidr, `must be inside a private range (${PRIVATE_RANGES.join(", ")})`);
+    }
   }
 
   const bucketName = optString(r, "bucketName", `${namePrefix}-${folderId}`.toLowerCase());
@@ -512,75 +474,29 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
   }
   if (isPlaceholder(bucketName)) placeholders.push("bucketName");
 
-  // the one switch that lets `cdktf destroy` delete data; protection defaults follow it, and an
-  // explicit protection that contradicts it is refused rather than silently overridden.
-  const destroyDeletesData = optBool(r, "destroyDeletesData", DEFAULTS.destroyDeletesData);
-  const protection = (section: Json, where: string, dflt: boolean): boolean => {
-    const value = optBool(section, "deletionProtection", destroyDeletesData ? false : dflt, where);
-    if (value && destroyDeletesData) {
-      fail(`${where}.deletionProtection`, value, "contradicts destroyDeletesData: true (which makes cdktf destroy delete everything); drop one of them");
+  // the one switch that lets `cdktf destroy` delete data; the stack turns the protections off with
+  // it (where the user set none), and an explicit protection that contradicts it is refused rather
+  // than silently overridden.
+  const destroyDeletesData = optBool(r, "destroyDeletesData", STACK_DEFAULTS.destroyDeletesData);
+  const checkProtection = (section: { deletionProtection?: boolean }, where: string): void => {
+    if (section.deletionProtection && destroyDeletesData) {
+      fail(`${where}.deletionProtection`, true, "contradicts destroyDeletesData: true (which makes cdktf destroy delete everything); drop one of them");
     }
-    return value;
   };
 
-  const pg = optSection(r, "postgres");
-  rejectUnknownKeys(pg, Object.keys(DEFAULTS.postgres), "postgres");
-  const pgVersion = optString(pg, "version", DEFAULTS.postgres.version, "postgres");
-  if (!["15", "16", "17", "18"].includes(pgVersion)) fail("postgres.version", pgVersion, "must be one of 15, 16, 17, 18");
-  const postgres: PostgresConfig = {
-    version: pgVersion,
-    resourcePreset: optCloudName(pg, "resourcePreset", DEFAULTS.postgres.resourcePreset, "postgres"),
-    diskSizeGb: optInt(pg, "diskSizeGb", DEFAULTS.postgres.diskSizeGb, 10, 4096, "postgres"),
-    diskType: optCloudName(pg, "diskType", DEFAULTS.postgres.diskType, "postgres"),
-    backupWindowStartHour: optInt(pg, "backupWindowStartHour", DEFAULTS.postgres.backupWindowStartHour, 0, 23, "postgres"),
-    // Managed PostgreSQL keeps automatic backups for 7 to 60 days
-    backupRetainPeriodDays: optInt(pg, "backupRetainPeriodDays", DEFAULTS.postgres.backupRetainPeriodDays, 7, 60, "postgres"),
-    deletionProtection: protection(pg, "postgres", DEFAULTS.postgres.deletionProtection),
-  };
+  const postgres = readSection(r, "postgres") as PostgresConfig;
+  checkProtection(postgres, "postgres");
 
-  const dp = optSection(r, "dataproc");
-  rejectUnknownKeys(dp, Object.keys(DEFAULTS.dataproc), "dataproc");
-  const D = DEFAULTS.dataproc;
-  const imageVersion = optString(dp, "imageVersion", D.imageVersion, "dataproc");
-  const image = /^2\.(\d+)(?:\.(\d+))?$/.exec(imageVersion);
-  if (!image) fail("dataproc.imageVersion", imageVersion, "must be a 2.x image version such as 2.2.9");
-  // the jobs need Python >= 3.10 (mlflow 3): 2.0 and 2.1 have Python 3.8; 3.11 is documented from 2.2.5
-  const [minor, patch] = [Number(image[1]), image[2] === undefined ? Infinity : Number(image[2])];
-  if (minor < 2 || (minor === 2 && patch < 5)) {
-    fail("dataproc.imageVersion", imageVersion, "must be 2.2.5 or later (Python 3.11; images 2.0 and 2.1 have Python 3.8, which mlflow 3 does not support)");
-  }
-  const lifecycle = optString(dp, "lifecycle", D.lifecycle, "dataproc");
-  if (!(DATAPROC_LIFECYCLES as readonly string[]).includes(lifecycle)) {
-    fail("dataproc.lifecycle", lifecycle, `must be one of ${DATAPROC_LIFECYCLES.join(", ")}`);
-  }
-  const dataproc: DataprocConfig = {
-    lifecycle: lifecycle as DataprocLifecycle,
-    imageVersion,
-    masterResourcePreset: optCloudName(dp, "masterResourcePreset", D.masterResourcePreset, "dataproc"),
-    masterDiskSizeGb: optInt(dp, "masterDiskSizeGb", D.masterDiskSizeGb, 20, 4096, "dataproc"),
-    dataResourcePreset: optCloudName(dp, "dataResourcePreset", D.dataResourcePreset, "dataproc"),
-    dataDiskSizeGb: optInt(dp, "dataDiskSizeGb", D.dataDiskSizeGb, 20, 8192, "dataproc"),
-    dataHostsCount: optInt(dp, "dataHostsCount", D.dataHostsCount, 1, 32, "dataproc"),
-    computeMaxHostsCount: optInt(dp, "computeMaxHostsCount", D.computeMaxHostsCount, 0, 100, "dataproc"),
-    computeResourcePreset: optCloudName(dp, "computeResourcePreset", D.computeResourcePreset, "dataproc"),
-    computeDiskSizeGb: optInt(dp, "computeDiskSizeGb", D.computeDiskSizeGb, 20, 8192, "dataproc"),
-    diskType: optCloudName(dp, "diskType", D.diskType, "dataproc"),
-    uiProxy: optBool(dp, "uiProxy", D.uiProxy, "dataproc"),
-    deletionProtection: protection(dp, "dataproc", D.deletionProtection),
-  };
-  if (dataproc.lifecycle === "per-run" && dataproc.deletionProtection) {
+  const dataproc = readSection(r, "dataproc") as DataprocConfig;
+  checkProtection(dataproc, "dataproc");
+  const lifecycle = dataproc.lifecycle ?? DATAPROC_DEFAULTS.lifecycle;
+  if (lifecycle === "per-run" && (protectionUnlessDestroyDeletesData({ destroyDeletesData }, dataproc.deletionProtection) ?? DATAPROC_DEFAULTS.deletionProtection)) {
     fail("dataproc.deletionProtection", true, "a per-run cluster is deleted after every run; protect nothing, or choose lifecycle always-on or stop-between-runs");
   }
 
-  const st = optSection(r, "storage");
-  rejectUnknownKeys(st, Object.keys(DEFAULTS.storage), "storage");
-  const storage: StorageConfig = {
-    versioning: optBool(st, "versioning", DEFAULTS.storage.versioning, "storage"),
-    noncurrentVersionExpirationDays: optInt(st, "noncurrentVersionExpirationDays", DEFAULTS.storage.noncurrentVersionExpirationDays, 1, 3650, "storage"),
-    kmsEncryption: optBool(st, "kmsEncryption", DEFAULTS.storage.kmsEncryption, "storage"),
-  };
-  if (st.noncurrentVersionExpirationDays !== undefined && !storage.versioning) {
-    fail("storage.noncurrentVersionExpirationDays", st.noncurrentVersionExpirationDays, "has no effect with storage.versioning: false; drop it or turn versioning on");
+  const storage = readSection(r, "storage") as StorageConfig;
+  if (storage.noncurrentVersionExpirationDays !== undefined && !(storage.versioning ?? ARTIFACT_STORAGE_DEFAULTS.versioning)) {
+    fail("storage.noncurrentVersionExpirationDays", storage.noncurrentVersionExpirationDays, "has no effect with storage.versioning: false; drop it or turn versioning on");
   }
 
   let stateBackend: RemoteStateConfig | undefined;
@@ -607,8 +523,8 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     stateBackend = { bucket, key, documentApiEndpoint: endpoint, lockTable };
   }
 
-  const pipelineSchedule = optString(r, "pipelineSchedule", DEFAULTS.pipelineSchedule);
-  const scheduleProblem = airflowScheduleProblem(pipelineSchedule);
+  const pipelineSchedule = optString(r, "pipelineSchedule", undefined);
+  const scheduleProblem = pipelineSchedule === undefined ? undefined : airflowScheduleProblem(pipelineSchedule);
   if (scheduleProblem) fail("pipelineSchedule", pipelineSchedule, scheduleProblem);
 
   return {
@@ -623,8 +539,8 @@ export function validateConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Stack
     subnetCidr,
     bucketName,
     postgres,
-    mlflowVm: readVm(r, "mlflowVm", DEFAULTS.mlflowVm),
-    airflowVm: readVm(r, "airflowVm", DEFAULTS.airflowVm),
+    mlflowVm: readVm(r, "mlflowVm"),
+    airflowVm: readVm(r, "airflowVm"),
     dataproc,
     storage,
     destroyDeletesData,

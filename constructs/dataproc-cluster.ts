@@ -2,9 +2,9 @@ import { Construct } from "constructs";
 import { DataprocCluster as DataprocClusterResource } from "../.gen/providers/yandex/dataproc-cluster";
 import { IamServiceAccount } from "../.gen/providers/yandex/iam-service-account";
 import { ResourcemanagerFolderIamMember } from "../.gen/providers/yandex/resourcemanager-folder-iam-member";
-import { DataprocClusterSpec, dataprocClusterSpec, DataprocLifecycle, DataprocSpecProps } from "./dataproc-spec";
+import { DATAPROC_DEFAULTS, DataprocClusterSpec, dataprocClusterSpec, DataprocLifecycle, DataprocSpecProps } from "./dataproc-spec";
 
-export { DATAPROC_SERVICES } from "./dataproc-spec";
+export { DATAPROC_DEFAULTS, DATAPROC_SERVICES } from "./dataproc-spec";
 
 /** Runs the cluster: host state, jobs, log groups. */
 export const DATAPROC_AGENT_ROLE = "dataproc.agent";
@@ -16,7 +16,7 @@ export interface DataprocClusterProps extends Omit<DataprocSpecProps, "serviceAc
    * What happens to the cluster between pipeline runs. `per-run`: the stack creates no cluster (each
    * DAG run creates one from `spec`), only its service account and the account's roles.
    *
-   * @default "always-on"
+   * @default DATAPROC_DEFAULTS.lifecycle ("always-on")
    */
   readonly lifecycle?: DataprocLifecycle;
 }
@@ -46,7 +46,7 @@ export class DataprocCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: DataprocClusterProps) {
     super(scope, id);
-    this.lifecycle = props.lifecycle ?? "always-on";
+    this.lifecycle = props.lifecycle ?? DATAPROC_DEFAULTS.lifecycle;
     const sa = new IamServiceAccount(this, "ServiceAccount", {
       name: `${props.namePrefix}-dataproc`,
       folderId: props.folderId,

@@ -6,11 +6,19 @@
  * runs without .gen/).
  */
 
-import { resourceLabels, StackConfig } from "./config";
+// config.ts imports this module too: only functions here use what comes from it
+import { protectionUnlessDestroyDeletesData, resourceLabels } from "./config";
+import type { StackConfig } from "./config";
 import { clusterPipPackages, FLEET } from "./fleet-versions";
+import { checkProps, PropRules } from "./prop-rules";
 
-export { DATAPROC_LIFECYCLES } from "./config";
-export type { DataprocLifecycle } from "./config";
+/**
+ * What happens to the Data Proc cluster between pipeline runs (config `dataproc.lifecycle`, the
+ * pipeline config's `cluster_lifecycle`): it runs all the time; the DAG starts it before a run and
+ * stops it after; or the stack creates none and each DAG run creates one and deletes it.
+ */
+export const DATAPROC_LIFECYCLES = ["always-on", "stop-between-runs", "per-run"] as const;
+export type DataprocLifecycle = (typeof DATAPROC_LIFECYCLES)[number];
 
 /** Components the pipeline uses: HDFS for its data, YARN to schedule Spark, Spark itself. */
 export const DATAPROC_SERVICES = ["HDFS", "YARN", "SPARK"] as const;
@@ -41,68 +49,68 @@ export interface DataprocSpecProps {
    * Image version: 2.2.9 has Python 3.11.10 and Spark 3.5.6 (the tests run Python 3.11 and Spark 3.5);
    * a prefix such as "2.2" picks the newest 2.2.x.
    *
-   * @default versions.json `dataproc.imageVersion`
+   * @default DATAPROC_DEFAULTS.imageVersion (versions.json `dataproc.imageVersion`)
    */
   readonly imageVersion?: string;
   /**
    * Host class of the master node.
    *
-   * @default "s3-c2-m8"
+   * @default DATAPROC_DEFAULTS.masterResourcePreset ("s3-c2-m8")
    */
   readonly masterResourcePreset?: string;
   /**
    * Master disk size in GB.
    *
-   * @default 40
+   * @default DATAPROC_DEFAULTS.masterDiskSizeGb (40)
    */
   readonly masterDiskSizeGb?: number;
   /**
    * Host class of the data nodes (HDFS + YARN NodeManager).
    *
-   * @default "s3-c4-m16"
+   * @default DATAPROC_DEFAULTS.dataResourcePreset ("s3-c4-m16")
    */
   readonly dataResourcePreset?: string;
   /**
    * Data node disk size in GB.
    *
-   * @default 128
+   * @default DATAPROC_DEFAULTS.dataDiskSizeGb (128)
    */
   readonly dataDiskSizeGb?: number;
   /**
    * Number of data nodes.
    *
-   * @default 1
+   * @default DATAPROC_DEFAULTS.dataHostsCount (1)
    */
   readonly dataHostsCount?: number;
   /**
    * Upper bound of the autoscaling compute subcluster; 0 creates no compute subcluster.
    *
-   * @default 0
+   * @default DATAPROC_DEFAULTS.computeMaxHostsCount (0)
    */
   readonly computeMaxHostsCount?: number;
   /**
    * Host class of the compute nodes.
    *
-   * @default "s3-c4-m16"
+   * @default DATAPROC_DEFAULTS.computeResourcePreset ("s3-c4-m16")
    */
   readonly computeResourcePreset?: string;
   /**
    * Compute node disk size in GB.
    *
-   * @default 64
+   * @default DATAPROC_DEFAULTS.computeDiskSizeGb (64)
    */
   readonly computeDiskSizeGb?: number;
   /**
    * Disk type of every node.
    *
-   * @default "network-ssd"
+   * @default DATAPROC_DEFAULTS.diskType ("network-ssd")
    */
   readonly diskType?: string;
   /**
    * Expose the component web UIs (YARN, Spark History) through Yandex's authenticated UI proxy,
    * so no UI port is opened in the security group.
    *
-   * @default true
+   * @default DATAPROC_DEFAULTS.uiProxy (true)
    */
   readonly uiProxy?: boolean;
   /**
@@ -120,7 +128,7 @@ export interface DataprocSpecProps {
   /**
    * Refuse to delete the cluster.
    *
-   * @default false
+   * @default DATAPROC_DEFAULTS.deletionProtection (false)
    */
   readonly deletionProtection?: boolean;
   /**
@@ -129,6 +137,63 @@ export interface DataprocSpecProps {
    * @default - no labels
    */
   readonly labels?: Record<string, string>;
+}
+
+/**
+ * The one statement of each optional prop's default (`lifecycle` is applied by `DataprocCluster`,
+ * dataproc-cluster.ts; it is stated here with the cluster's other settings).
+ */
+export const DATAPROC_DEFAULTS = {
+  lifecycle: "always-on" as DataprocLifecycle,
+  imageVersion: FLEET.dataproc.imageVersion,
+  masterResourcePreset: "s3-c2-m8",
+  masterDiskSizeGb: 40,
+  dataResourcePreset: "s3-c4-m16",
+  dataDiskSizeGb: 128,
+  dataHostsCount: 1,
+  computeMaxHostsCount: 0,
+  computeResourcePreset: "s3-c4-m16",
+  computeDiskSizeGb: 64,
+  diskType: "network-ssd",
+  uiProxy: true,
+  // off: the cluster holds only what the pipeline rebuilds from the bucket (HDFS working data), and
+  // a change that recreates the cluster (image version, services) must not be refused
+  deletionProtection: false,
+} as const;
+
+/**
+ * Limits of the optional props (checked by the config loader with the key's name, and by
+ * `dataprocClusterSpec`).
+ */
+export const DATAPROC_RULES: PropRules<DataprocSpecProps & { lifecycle: DataprocLifecycle }> = {
+  lifecycle: { kind: "enum", values: DATAPROC_LIFECYCLES },
+  imageVersion: { kind: "check", problem: (v) => dataprocImageVersionProblem(v) },
+  masterResourcePreset: { kind: "cloudName" },
+  masterDiskSizeGb: { kind: "int", min: 20, max: 4096 },
+  dataResourcePreset: { kind: "cloudName" },
+  dataDiskSizeGb: { kind: "int", min: 20, max: 8192 },
+  // HDFS needs a data node
+  dataHostsCount: { kind: "int", min: 1, max: 32 },
+  computeMaxHostsCount: { kind: "int", min: 0, max: 100 },
+  computeResourcePreset: { kind: "cloudName" },
+  computeDiskSizeGb: { kind: "int", min: 20, max: 8192 },
+  diskType: { kind: "cloudName" },
+  uiProxy: { kind: "bool" },
+  deletionProtection: { kind: "bool" },
+};
+
+/**
+ * What is wrong with a Data Proc image version, or undefined. The jobs need Python >= 3.10
+ * (mlflow 3): images 2.0 and 2.1 have Python 3.8; 3.11 is documented from 2.2.5.
+ */
+export function dataprocImageVersionProblem(v: unknown): string | undefined {
+  const image = typeof v === "string" ? /^2\.(\d+)(?:\.(\d+))?$/.exec(v) : null;
+  if (!image) return "must be a 2.x image version such as 2.2.9";
+  const [minor, patch] = [Number(image[1]), image[2] === undefined ? Infinity : Number(image[2])];
+  if (minor < 2 || (minor === 2 && patch < 5)) {
+    return "must be 2.2.5 or later (Python 3.11; images 2.0 and 2.1 have Python 3.8, which mlflow 3 does not support)";
+  }
+  return undefined;
 }
 
 export type DataprocRole = "MASTERNODE" | "DATANODE" | "COMPUTENODE";
@@ -172,20 +237,21 @@ export interface DataprocClusterSpec {
 
 /** The cluster the settings describe (defaults filled in); throws on a setting no cluster can have. */
 export function dataprocClusterSpec(p: DataprocSpecProps): DataprocClusterSpec {
-  const computeMax = p.computeMaxHostsCount ?? 0;
-  const dataHosts = p.dataHostsCount ?? 1;
-  if (dataHosts < 1) throw new Error(`dataproc: dataHostsCount ${dataHosts} must be at least 1 (HDFS needs a data node)`);
+  checkProps("dataproc", p, DATAPROC_RULES);
+  const d = DATAPROC_DEFAULTS;
+  const computeMax = p.computeMaxHostsCount ?? d.computeMaxHostsCount;
+  const dataHosts = p.dataHostsCount ?? d.dataHostsCount;
   if (p.sshPublicKeys.length === 0) throw new Error("dataproc: at least one SSH public key is required");
-  const diskType = p.diskType ?? "network-ssd";
+  const diskType = p.diskType ?? d.diskType;
   const subcluster = (name: string, role: DataprocRole, hostsCount: number, resourcePreset: string, diskSizeGb: number) =>
     ({ name, role, hostsCount, resourcePreset, diskSizeGb, diskType });
   const subclusters: DataprocSubclusterSpec[] = [
-    subcluster("master", "MASTERNODE", 1, p.masterResourcePreset ?? "s3-c2-m8", p.masterDiskSizeGb ?? 40),
-    subcluster("data", "DATANODE", dataHosts, p.dataResourcePreset ?? "s3-c4-m16", p.dataDiskSizeGb ?? 128),
+    subcluster("master", "MASTERNODE", 1, p.masterResourcePreset ?? d.masterResourcePreset, p.masterDiskSizeGb ?? d.masterDiskSizeGb),
+    subcluster("data", "DATANODE", dataHosts, p.dataResourcePreset ?? d.dataResourcePreset, p.dataDiskSizeGb ?? d.dataDiskSizeGb),
   ];
   if (computeMax > 0) {
     subclusters.push({
-      ...subcluster("compute", "COMPUTENODE", 1, p.computeResourcePreset ?? "s3-c4-m16", p.computeDiskSizeGb ?? 64),
+      ...subcluster("compute", "COMPUTENODE", 1, p.computeResourcePreset ?? d.computeResourcePreset, p.computeDiskSizeGb ?? d.computeDiskSizeGb),
       maxHostsCount: computeMax,
     });
   }
@@ -198,7 +264,7 @@ export function dataprocClusterSpec(p: DataprocSpecProps): DataprocClusterSpec {
     securityGroupIds: [p.securityGroupId],
     serviceAccountId: p.serviceAccountId,
     bucket: p.bucketName,
-    imageVersion: p.imageVersion ?? FLEET.dataproc.imageVersion,
+    imageVersion: p.imageVersion ?? d.imageVersion,
     services: [...DATAPROC_SERVICES],
     properties: {
       ...Object.fromEntries((p.pipPackages ?? []).map((spec) => {
@@ -208,8 +274,8 @@ export function dataprocClusterSpec(p: DataprocSpecProps): DataprocClusterSpec {
       ...(p.properties ?? {}),
     },
     sshPublicKeys: [...p.sshPublicKeys],
-    uiProxy: p.uiProxy ?? true,
-    deletionProtection: p.deletionProtection ?? false,
+    uiProxy: p.uiProxy ?? d.uiProxy,
+    deletionProtection: p.deletionProtection ?? d.deletionProtection,
     labels: { ...(p.labels ?? {}) },
     subclusters,
     ...(computeMax > 0 ? { autoscaling: DATAPROC_AUTOSCALING } : {}),
@@ -236,7 +302,7 @@ export function dataprocSettings(cfg: StackConfig, jobsDir: string): Omit<Datapr
     diskType: d.diskType,
     uiProxy: d.uiProxy,
     pipPackages: clusterPipPackages(jobsDir),
-    deletionProtection: d.deletionProtection,
+    deletionProtection: protectionUnlessDestroyDeletesData(cfg, d.deletionProtection),
     labels: resourceLabels(cfg.namePrefix),
   };
 }

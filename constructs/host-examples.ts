@@ -7,10 +7,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { aptMirrorsFor } from "./apt-mirrors";
-import { DEFAULT_SSH_USER } from "./config";
 import { FLEET } from "./fleet-versions";
 import { AirflowHostParams, LockboxEntryRef, MlflowHostParams } from "./host-render";
 import { airflowPipelineConfig, JOBS_PREFIX, s3aUri } from "./pipeline-config";
+import { DEFAULT_ADMIN_USER } from "./ssh-key";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -34,7 +34,7 @@ export const EXAMPLE_APT_MIRRORS = aptMirrorsFor(FLEET.vm.imageFamily)!;
 
 export const EXAMPLE_MLFLOW: MlflowHostParams = {
   hostname: "mlops-mlflow",
-  adminUser: DEFAULT_SSH_USER,
+  adminUser: DEFAULT_ADMIN_USER,
   sshPublicKey: EXAMPLE_SSH_KEY,
   aptMirrors: EXAMPLE_APT_MIRRORS,
   pgHost: EXAMPLE_PG_HOST,
@@ -51,7 +51,7 @@ export const EXAMPLE_MLFLOW: MlflowHostParams = {
 export function exampleAirflow(repoRoot: string = REPO_ROOT): AirflowHostParams {
   return {
     hostname: "mlops-airflow",
-    adminUser: DEFAULT_SSH_USER,
+    adminUser: DEFAULT_ADMIN_USER,
     sshPublicKey: EXAMPLE_SSH_KEY,
     aptMirrors: EXAMPLE_APT_MIRRORS,
     pgHost: EXAMPLE_PG_HOST,
@@ -65,7 +65,6 @@ export function exampleAirflow(repoRoot: string = REPO_ROOT): AirflowHostParams 
     folderId: "b1gplaceholderfolder",
     // what the stack writes, for placeholder endpoints
     pipelineConfig: airflowPipelineConfig({
-      schedule: "@daily",
       bucket: EXAMPLE_MLFLOW.bucket,
       mlflowTrackingUri: "https://mlops-mlflow.ru-central1.internal",
       mlflowJobPasswordSecretId: "e6qplaceholdermlflowjobs",

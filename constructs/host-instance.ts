@@ -9,6 +9,7 @@ import { DataYandexComputeImage } from "../.gen/providers/yandex/data-yandex-com
 import { VpcAddress } from "../.gen/providers/yandex/vpc-address";
 import { escapeTerraformTemplate } from "../cloud-init/terraform-escape";
 import { FLEET } from "./fleet-versions";
+import { checkProps, PropRules } from "./prop-rules";
 
 /** Where and how big a VM is; shared by MlflowServerProps and AirflowHostProps. */
 export interface HostInstanceProps {
@@ -29,45 +30,45 @@ export interface HostInstanceProps {
   /**
    * Image family used when `imageId` is not given. The default is the release the boot test boots
    * and the VM locks are compiled for (versions.json `vm.imageFamily`).
-   * @default "debian-12"
+   * @default HOST_INSTANCE_DEFAULTS.imageFamily (versions.json `vm.imageFamily`)
    */
   readonly imageFamily?: string;
   /**
-   * @default "standard-v3"
+   * @default HOST_INSTANCE_DEFAULTS.platformId ("standard-v3")
    */
   readonly platformId?: string;
   /**
-   * @default 2
+   * @default HOST_INSTANCE_DEFAULTS.cores (2)
    */
   readonly cores?: number;
   /**
    * Memory in GB.
-   * @default 4
+   * @default HOST_INSTANCE_DEFAULTS.memoryGb (4)
    */
   readonly memoryGb?: number;
   /**
    * Guaranteed vCPU share, percent.
-   * @default 100
+   * @default HOST_INSTANCE_DEFAULTS.coreFraction (100)
    */
   readonly coreFraction?: number;
   /**
    * Boot disk size in GB.
-   * @default 20
+   * @default HOST_INSTANCE_DEFAULTS.diskSizeGb (30)
    */
   readonly diskSizeGb?: number;
   /**
-   * @default "network-ssd"
+   * @default HOST_INSTANCE_DEFAULTS.diskType ("network-ssd")
    */
   readonly diskType?: string;
   /**
    * Preemptible: cheaper; Yandex stops it at least once a day (a start brings the services back).
-   * @default false
+   * @default HOST_INSTANCE_DEFAULTS.preemptible (false)
    */
   readonly preemptible?: boolean;
   /**
    * Give the VM a public IPv4 address (users reach nginx on 443 through it; the SG limits who).
    * The address is reserved (`yandex_vpc_address`), so a replaced VM keeps it.
-   * @default true
+   * @default HOST_INSTANCE_DEFAULTS.publicIp (true)
    */
   readonly publicIp?: boolean;
   /**
@@ -76,15 +77,34 @@ export interface HostInstanceProps {
   readonly labels?: Record<string, string>;
 }
 
-function checkSizes(p: HostInstanceProps): void {
-  const bad = (what: string, v: unknown) => {
-    throw new Error(`${p.name}: bad ${what} ${JSON.stringify(v)}`);
-  };
-  if (!Number.isInteger(p.cores ?? 2) || (p.cores ?? 2) < 2) bad("cores (at least 2)", p.cores);
-  if (!((p.memoryGb ?? 4) >= 2)) bad("memoryGb (at least 2)", p.memoryGb);
-  if (![5, 20, 50, 100].includes(p.coreFraction ?? 100)) bad("coreFraction (5, 20, 50 or 100)", p.coreFraction);
-  if (!Number.isInteger(p.diskSizeGb ?? 20) || (p.diskSizeGb ?? 20) < 10) bad("diskSizeGb (at least 10)", p.diskSizeGb);
-}
+/** The one statement of each optional size prop's default. */
+export const HOST_INSTANCE_DEFAULTS = {
+  imageFamily: FLEET.vm.imageFamily,
+  platformId: "standard-v3",
+  cores: 2,
+  memoryGb: 4,
+  coreFraction: 100,
+  // what the stack has always deployed (the config's old default); the construct said 20 until the
+  // defaults moved here
+  diskSizeGb: 30,
+  diskType: "network-ssd",
+  preemptible: false,
+  publicIp: true,
+} as const;
+
+/** Limits of the size props (checked by the config loader with the key's name, and by the construct). */
+export const HOST_INSTANCE_RULES: PropRules<HostInstanceProps> = {
+  cores: { kind: "int", min: 2, max: 96 },
+  // Yandex's platforms give at least 1 GB per core: 2 cores need 2 GB
+  memoryGb: { kind: "int", min: 2, max: 640 },
+  coreFraction: { kind: "int", min: 5, max: 100, oneOf: [5, 20, 50, 100] },
+  diskSizeGb: { kind: "int", min: 10, max: 4096 },
+  diskType: { kind: "cloudName" },
+  imageFamily: { kind: "cloudName" },
+  platformId: { kind: "cloudName" },
+  preemptible: { kind: "bool" },
+  publicIp: { kind: "bool" },
+};
 
 /**
  * The VM's name inside the cloud network: a VM with a `hostname` is `<hostname>.<region>.internal`
@@ -118,8 +138,9 @@ export interface HostInstance {
  * Storage, secrets in Lockbox), and its public address is reserved, so users keep their URL.
  */
 export function createHostInstance(scope: Construct, p: HostInstanceProps, userData: string): HostInstance {
-  checkSizes(p);
-  const imageFamily = p.imageFamily ?? FLEET.vm.imageFamily;
+  checkProps(p.name, p, HOST_INSTANCE_RULES);
+  const d = HOST_INSTANCE_DEFAULTS;
+  const imageFamily = p.imageFamily ?? d.imageFamily;
   const imageId = p.imageId ?? new DataYandexComputeImage(scope, "Image", { family: imageFamily, folderId: "standard-images" }).id;
   // one copy of the user-data in the JSON: the metadata and the hash both read the local.
   const rendered = new TerraformLocal(scope, "UserData", escapeTerraformTemplate(userData));
@@ -128,7 +149,7 @@ export function createHostInstance(scope: Construct, p: HostInstanceProps, userD
   const spec = new DataResource(scope, "Spec", {
     input: { user_data_sha256: Fn.sha256(rendered.asString), image: p.imageId ?? `family ${imageFamily}` },
   });
-  const publicAddress = (p.publicIp ?? true)
+  const publicAddress = (p.publicIp ?? d.publicIp)
     ? new VpcAddress(scope, "PublicAddress", {
         name: `${p.name}-public`,
         folderId: p.folderId,
@@ -142,11 +163,11 @@ export function createHostInstance(scope: Construct, p: HostInstanceProps, userD
     hostname: p.name,
     folderId: p.folderId,
     zone: p.zone,
-    platformId: p.platformId ?? "standard-v3",
+    platformId: p.platformId ?? d.platformId,
     serviceAccountId: p.serviceAccountId,
-    resources: { cores: p.cores ?? 2, memory: p.memoryGb ?? 4, coreFraction: p.coreFraction ?? 100 },
-    bootDisk: { initializeParams: { imageId, size: p.diskSizeGb ?? 20, type: p.diskType ?? "network-ssd" } },
-    schedulingPolicy: p.preemptible ? { preemptible: true } : undefined,
+    resources: { cores: p.cores ?? d.cores, memory: p.memoryGb ?? d.memoryGb, coreFraction: p.coreFraction ?? d.coreFraction },
+    bootDisk: { initializeParams: { imageId, size: p.diskSizeGb ?? d.diskSizeGb, type: p.diskType ?? d.diskType } },
+    schedulingPolicy: (p.preemptible ?? d.preemptible) ? { preemptible: true } : undefined,
     networkInterface: [{
       subnetId: p.subnetId,
       nat: publicAddress !== undefined,

@@ -8,7 +8,7 @@ import { AptMirrors } from "./apt-mirrors";
 import { renderCloudConfig } from "../cloud-init/render";
 import { FLEET } from "./fleet-versions";
 import { readUnitsFile, renderTemplate } from "./host-templates";
-import { sshPublicKeyProblem } from "./ssh-key";
+import { adminUserProblem, DEFAULT_ADMIN_USER, sshPublicKeyProblem } from "./ssh-key";
 
 /** One entry of a Lockbox secret: the VM reads it at boot with its service account. */
 export interface LockboxEntryRef {
@@ -28,8 +28,11 @@ export interface WebUser {
 export interface CommonHostParams {
   /** Host name of the VM. */
   readonly hostname: string;
-  /** Admin login created with the SSH key (sudo, key only). */
-  readonly adminUser: string;
+  /**
+   * Admin login created with the SSH key (sudo, key only).
+   * @default DEFAULT_ADMIN_USER ("debian", the Debian image's own default user)
+   */
+  readonly adminUser?: string;
   /** OpenSSH public key of the admin. */
   readonly sshPublicKey: string;
   /** HTTPS package mirrors of the VM's distribution (`aptMirrorsFor(imageFamily)`). */
@@ -192,7 +195,8 @@ function refText(host: string, what: string, ref: LockboxEntryRef | undefined): 
 function checkCommon(p: CommonHostParams): void {
   const h = p.hostname;
   if (!/^[a-z][a-z0-9-]{0,62}$/.test(h)) fail("host", "bad hostname", h);
-  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(p.adminUser)) fail(h, "bad admin user name", p.adminUser);
+  const userProblem = p.adminUser === undefined ? undefined : adminUserProblem(p.adminUser);
+  if (userProblem) fail(h, `admin user ${userProblem}:`, p.adminUser);
   const keyProblem = sshPublicKeyProblem(p.sshPublicKey);
   if (keyProblem) fail(h, `SSH public key ${keyProblem}:`, p.sshPublicKey.slice(0, 40));
   const port = p.pgPort ?? 6432;
@@ -304,7 +308,7 @@ function spec(p: CommonHostParams, systemUser: { name: string; home: string; gec
     packages: PACKAGES,
     aptMirrors: p.aptMirrors,
     systemUsers: [systemUser],
-    admins: [{ name: p.adminUser, sshAuthorizedKeys: [p.sshPublicKey] }],
+    admins: [{ name: p.adminUser ?? DEFAULT_ADMIN_USER, sshAuthorizedKeys: [p.sshPublicKey] }],
     files,
     // cloud-init runs this once per instance; the services are enabled, so a reboot brings them back
     commands: [[BOOT_SCRIPT]],

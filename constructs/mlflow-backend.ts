@@ -4,6 +4,7 @@ import { LockboxSecretIamMember } from "../.gen/providers/yandex/lockbox-secret-
 import { MdbPostgresqlCluster } from "../.gen/providers/yandex/mdb-postgresql-cluster";
 import { MdbPostgresqlDatabase } from "../.gen/providers/yandex/mdb-postgresql-database";
 import { MdbPostgresqlUser } from "../.gen/providers/yandex/mdb-postgresql-user";
+import { checkProps, PropRules } from "./prop-rules";
 import { grantPayloadRead } from "./secrets";
 
 /** Managed PostgreSQL clients always connect through the Odyssey pooler on this port. */
@@ -54,38 +55,38 @@ export interface MlflowBackendProps {
   /**
    * PostgreSQL major version.
    *
-   * @default "16"
+   * @default MLFLOW_BACKEND_DEFAULTS.postgresVersion ("16")
    */
   readonly postgresVersion?: string;
   /**
    * Host class.
    *
-   * @default "s3-c2-m8"
+   * @default MLFLOW_BACKEND_DEFAULTS.resourcePreset ("s3-c2-m8")
    */
   readonly resourcePreset?: string;
   /**
    * Disk size in GB.
    *
-   * @default 20
+   * @default MLFLOW_BACKEND_DEFAULTS.diskSizeGb (20)
    */
   readonly diskSizeGb?: number;
   /**
    * Disk type.
    *
-   * @default "network-ssd"
+   * @default MLFLOW_BACKEND_DEFAULTS.diskType ("network-ssd")
    */
   readonly diskType?: string;
   /**
    * Hour (UTC) the daily backup starts.
    *
-   * @default 1
+   * @default MLFLOW_BACKEND_DEFAULTS.backupWindowStartHour (1)
    */
   readonly backupWindowStartHour?: number;
   /**
    * Days the automatic backups are kept (Managed PostgreSQL accepts 7 to 60); point-in-time recovery
    * reaches back to the oldest of them.
    *
-   * @default 7
+   * @default MLFLOW_BACKEND_DEFAULTS.backupRetainPeriodDays (7)
    */
   readonly backupRetainPeriodDays?: number;
   /**
@@ -93,7 +94,7 @@ export interface MlflowBackendProps {
    * turned off). The databases need it too: the cluster's flag alone does not stop Terraform from
    * dropping a database it manages.
    *
-   * @default true
+   * @default MLFLOW_BACKEND_DEFAULTS.deletionProtection (true)
    */
   readonly deletionProtection?: boolean;
   /**
@@ -103,6 +104,30 @@ export interface MlflowBackendProps {
    */
   readonly labels?: Record<string, string>;
 }
+
+/** The one statement of each optional prop's default. */
+export const MLFLOW_BACKEND_DEFAULTS = {
+  postgresVersion: "16",
+  resourcePreset: "s3-c2-m8",
+  diskSizeGb: 20,
+  diskType: "network-ssd",
+  backupWindowStartHour: 1,
+  // Yandex's own default and minimum
+  backupRetainPeriodDays: 7,
+  deletionProtection: true,
+} as const;
+
+/** Limits of the optional props (checked by the config loader with the key's name, and by the construct). */
+export const MLFLOW_BACKEND_RULES: PropRules<MlflowBackendProps> = {
+  postgresVersion: { kind: "enum", values: ["15", "16", "17", "18"] },
+  resourcePreset: { kind: "cloudName" },
+  diskSizeGb: { kind: "int", min: 10, max: 4096 },
+  diskType: { kind: "cloudName" },
+  backupWindowStartHour: { kind: "int", min: 0, max: 23 },
+  // Managed PostgreSQL keeps automatic backups for 7 to 60 days
+  backupRetainPeriodDays: { kind: "int", min: 7, max: 60 },
+  deletionProtection: { kind: "bool" },
+};
 
 /**
  * The Managed PostgreSQL cluster behind MLflow (backend store) and Airflow (metadata DB).
@@ -133,11 +158,9 @@ export class MlflowBackend extends Construct {
     const names = props.databases.map((d) => d.name);
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) throw new Error(`mlflow backend: database ${JSON.stringify(dup)} requested twice`);
-    const retainDays = props.backupRetainPeriodDays ?? 7;
-    if (!Number.isInteger(retainDays) || retainDays < 7 || retainDays > 60) {
-      throw new Error(`mlflow backend: backupRetainPeriodDays must be a whole number from 7 to 60, got ${JSON.stringify(retainDays)}`);
-    }
-    const protect = props.deletionProtection ?? true;
+    checkProps("mlflow backend", props, MLFLOW_BACKEND_RULES);
+    const d = MLFLOW_BACKEND_DEFAULTS;
+    const protect = props.deletionProtection ?? d.deletionProtection;
 
     this.cluster = new MdbPostgresqlCluster(this, "Resource", {
       name: `${props.namePrefix}-pg`,
@@ -149,14 +172,14 @@ export class MlflowBackend extends Construct {
       deletionProtection: protect,
       labels: props.labels,
       config: {
-        version: props.postgresVersion ?? "16",
+        version: props.postgresVersion ?? d.postgresVersion,
         resources: {
-          resourcePresetId: props.resourcePreset ?? "s3-c2-m8",
-          diskSize: props.diskSizeGb ?? 20,
-          diskTypeId: props.diskType ?? "network-ssd",
+          resourcePresetId: props.resourcePreset ?? d.resourcePreset,
+          diskSize: props.diskSizeGb ?? d.diskSizeGb,
+          diskTypeId: props.diskType ?? d.diskType,
         },
-        backupWindowStart: { hours: props.backupWindowStartHour ?? 1, minutes: 0 },
-        backupRetainPeriodDays: retainDays,
+        backupWindowStart: { hours: props.backupWindowStartHour ?? d.backupWindowStartHour, minutes: 0 },
+        backupRetainPeriodDays: props.backupRetainPeriodDays ?? d.backupRetainPeriodDays,
         // no web SQL / DataLens / serverless access: only hosts in the security group connect.
         access: { webSql: false, dataLens: false, serverless: false, dataTransfer: false },
         // the users' passwords are generated into Connection Manager's Lockbox secrets

@@ -7,10 +7,11 @@ import { YandexProvider } from "../.gen/providers/yandex/provider";
 import { AirflowHost } from "./airflow-host";
 import { aptMirrorsFor } from "./apt-mirrors";
 import { ArtifactStorage, S3_ENDPOINT, S3_REGION } from "./artifact-storage";
-import { resourceLabels, StackConfig } from "./config";
+import { protectionUnlessDestroyDeletesData, resourceLabels, StackConfig } from "./config";
 import { DataprocAccess } from "./dataproc-access";
-import { DataprocCluster } from "./dataproc-cluster";
+import { DATAPROC_DEFAULTS, DataprocCluster } from "./dataproc-cluster";
 import { dataprocSettings } from "./dataproc-spec";
+import { HOST_INSTANCE_DEFAULTS } from "./host-instance";
 import { DEFAULT_WEB_USER, MLFLOW_CERT_OBJECT_KEY, TLS_CERT_PATH } from "./host-render";
 import { JobCode } from "./job-code";
 import { MlflowBackend } from "./mlflow-backend";
@@ -18,6 +19,7 @@ import { MlflowServer } from "./mlflow-server";
 import { Network } from "./network";
 import { airflowPipelineConfig, MLFLOW_JOBS_USER } from "./pipeline-config";
 import { GeneratedSecret, Secrets } from "./secrets";
+import { DEFAULT_ADMIN_USER } from "./ssh-key";
 import { useRemoteState } from "./state-backend";
 
 export { HDFS_DATA_ROOT, MLFLOW_JOBS_USER } from "./pipeline-config";
@@ -69,6 +71,7 @@ export class MlopsStack extends TerraformStack {
     super(scope, id);
     const cfg = props.config;
     const labels = resourceLabels(cfg.namePrefix);
+    // keys the config leaves out are undefined here: each construct applies its own default.
 
     new YandexProvider(this, "yandex", {
       cloudId: cfg.cloudId,
@@ -83,7 +86,8 @@ export class MlopsStack extends TerraformStack {
       folderId: cfg.folderId,
       zone: cfg.zone,
       adminCidrs: cfg.adminCidrs,
-      dataprocUiProxy: cfg.dataproc.uiProxy,
+      // the network is made before the cluster, so it reads the cluster's default itself
+      dataprocUiProxy: cfg.dataproc.uiProxy ?? DATAPROC_DEFAULTS.uiProxy,
       subnetCidr: cfg.subnetCidr,
       labels,
     });
@@ -133,7 +137,7 @@ export class MlopsStack extends TerraformStack {
       diskType: cfg.postgres.diskType,
       backupWindowStartHour: cfg.postgres.backupWindowStartHour,
       backupRetainPeriodDays: cfg.postgres.backupRetainPeriodDays,
-      deletionProtection: cfg.postgres.deletionProtection,
+      deletionProtection: protectionUnlessDestroyDeletesData(cfg, cfg.postgres.deletionProtection),
       labels,
     });
 
@@ -161,7 +165,7 @@ export class MlopsStack extends TerraformStack {
       serviceAccountId,
       imageFamily: vm.imageFamily,
       // the config accepts only families with known HTTPS mirrors
-      aptMirrors: aptMirrorsFor(vm.imageFamily)!,
+      aptMirrors: aptMirrorsFor(vm.imageFamily ?? HOST_INSTANCE_DEFAULTS.imageFamily)!,
       platformId: vm.platformId,
       cores: vm.cores,
       memoryGb: vm.memoryGb,
@@ -289,7 +293,7 @@ export class MlopsStack extends TerraformStack {
           password_secret_id: this.secrets.airflowAdminPassword.secretId,
           password_key: this.secrets.airflowAdminPassword.key,
           // the Airflow VM publishes nothing: its certificate is read over SSH from the VM itself
-          ssh_user: cfg.sshUser,
+          ssh_user: cfg.sshUser ?? DEFAULT_ADMIN_USER,
           certificate_path: TLS_CERT_PATH,
         },
       },

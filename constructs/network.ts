@@ -10,6 +10,13 @@ export const ANY_IPV4 = "0.0.0.0/0";
 /** The VM metadata service (IAM tokens of the VM's service account, instance facts); plain HTTP. */
 export const METADATA_SERVICE = "169.254.169.254/32";
 
+
+/** The one statement of each optional prop's default. */
+export const NETWORK_DEFAULTS = {
+  dataprocUiProxy: false,
+  subnetCidr: "10.10.0.0/24",
+} as const;
+
 export interface NetworkProps {
   /** Prefix of every resource name. */
   readonly namePrefix: string;
@@ -24,13 +31,13 @@ export interface NetworkProps {
    * (data-proc/operations/security-groups.md). The hosts have no public address, so only the cloud
    * network and the UI Proxy can use it.
    *
-   * @default false
+   * @default NETWORK_DEFAULTS.dataprocUiProxy (false)
    */
   readonly dataprocUiProxy?: boolean;
   /**
    * The subnet's address range.
    *
-   * @default "10.10.0.0/24"
+   * @default NETWORK_DEFAULTS.subnetCidr ("10.10.0.0/24")
    */
   readonly subnetCidr?: string;
   /**
@@ -94,7 +101,7 @@ export class Network extends Construct {
     }
     const labels = props.labels;
     this.zone = props.zone;
-    this.subnetCidr = props.subnetCidr ?? "10.10.0.0/24";
+    this.subnetCidr = props.subnetCidr ?? NETWORK_DEFAULTS.subnetCidr;
 
     this.vpc = new VpcNetwork(this, "Resource", {
       name: `${props.namePrefix}-net`,

@@ -29,9 +29,18 @@ export function s3aUri(bucket: string, key: string): string {
   return `s3a://${bucket}/${key.replace(/^\/+/, "")}`;
 }
 
+/** The one statement of each optional input's default. */
+export const PIPELINE_DEFAULTS = {
+  // once a day, catchup off (the seed ran every 5 minutes)
+  schedule: "@daily",
+} as const;
+
 export interface AirflowPipelineInputs {
-  /** The DAG's schedule (config `pipelineSchedule`). */
-  readonly schedule: string;
+  /**
+   * The DAG's schedule (config `pipelineSchedule`; checked there with `airflowScheduleProblem`).
+   * @default PIPELINE_DEFAULTS.schedule ("@daily")
+   */
+  readonly schedule?: string;
   /** The bucket: landing zone, job code, the MLflow VM's published certificate. */
   readonly bucket: string;
   /** MLflow as the cluster reaches it (nginx on the MLflow VM's private address, TLS + basic auth). */
@@ -107,7 +116,7 @@ export function airflowPipelineConfig(i: AirflowPipelineInputs): Record<string, 
   const { data_root, ...clusterKeys } = cluster;
   return {
     backend: "dataproc",
-    schedule: i.schedule,
+    schedule: i.schedule ?? PIPELINE_DEFAULTS.schedule,
     landing_root: s3aUri(i.bucket, LANDING_PREFIX),
     data_root,
     mlflow_tracking_uri: i.mlflowTrackingUri,

@@ -1,6 +1,7 @@
 /**
- * The one check of an OpenSSH public key, used by the config (at synth, before anything is written)
- * and by the host renderer (for direct callers such as scripts/render-user-data.ts).
+ * The one check of an OpenSSH public key and of the admin login it is installed for, used by the
+ * config (at synth, before anything is written) and by the host renderer (for direct callers such as
+ * scripts/render-user-data.ts).
  *
  * A key line is `TYPE BASE64 [comment]`. The base64 blob is decoded and parsed in the SSH wire
  * format (RFC 4253 6.6, RFC 5656 3.1, OpenSSH PROTOCOL.u2f): its own type string must equal TYPE and
@@ -8,6 +9,18 @@
  * `ssh-rsa` but whose blob is an Ed25519 key, or a truncated copy, would be installed by cloud-init
  * and then refused by sshd: the user would be locked out of every VM.
  */
+
+/**
+ * The VMs' admin login by default: the Debian image's own default user (cloud.cfg `default_user`),
+ * so cloud-init merges our admin into it and the VM has one admin account, not two.
+ */
+export const DEFAULT_ADMIN_USER = "debian";
+
+/** What is wrong with an admin login name (config `sshUser`, the hosts' `adminUser`), or undefined. */
+export function adminUserProblem(name: string): string | undefined {
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(name) || name === "root") return "must be a non-root Linux user name";
+  return undefined;
+}
 
 /**
  * Key types the hosts accept: the public key algorithms OpenSSH's sshd accepts by default since 8.2

@@ -12,7 +12,7 @@
  */
 import * as path from "path";
 import { loadConfig } from "../constructs/config";
-import { dataprocClusterSpec, dataprocSettings } from "../constructs/dataproc-spec";
+import { DATAPROC_DEFAULTS, dataprocClusterSpec, dataprocSettings } from "../constructs/dataproc-spec";
 import { exampleAirflow } from "../constructs/host-examples";
 import { CONF_DIR, renderAirflowHost } from "../constructs/host-render";
 import { airflowPipelineConfig, JOBS_PREFIX, s3aUri } from "../constructs/pipeline-config";
@@ -37,7 +37,7 @@ function parseArgs(argv: string[], required: readonly string[]): Record<string, 
 if (require.main === module) {
   try {
     const { config } = loadConfig();
-    const lifecycle = config.dataproc.lifecycle;
+    const lifecycle = config.dataproc.lifecycle ?? DATAPROC_DEFAULTS.lifecycle;
     const args = parseArgs(process.argv.slice(2), [...COMMON, ...(lifecycle === "per-run" ? PER_RUN : STACK_CLUSTER)]);
     const pipelineConfig = airflowPipelineConfig({
       schedule: config.pipelineSchedule,

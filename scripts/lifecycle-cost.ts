@@ -19,6 +19,7 @@ import * as path from "path";
 import { scheduleFrequency } from "../constructs/airflow-schedule";
 import { ConfigError, DATAPROC_LIFECYCLES, DataprocLifecycle, loadConfig, StackConfig } from "../constructs/config";
 import { dataprocClusterSpec, DataprocRole, dataprocSettings, DataprocSubclusterSpec } from "../constructs/dataproc-spec";
+import { PIPELINE_DEFAULTS } from "../constructs/pipeline-config";
 
 export const PRICES_FILE = path.join(__dirname, "lifecycle-cost.json");
 const JOBS_DIR = path.join(__dirname, "..", "jobs");
@@ -181,7 +182,9 @@ export function costReport(config: StackConfig, prices: PriceBook, timing: Timin
     hostsPerHour: subclusters.reduce((a, s) => a + s.hostsPerHour, 0),
     disksPerMonth: subclusters.reduce((a, s) => a + s.disksPerMonth, 0),
   };
-  const runs = runsPerMonth(config.pipelineSchedule, prices.hoursPerMonth);
+  // a config without pipelineSchedule runs the pipeline config's default
+  const schedule = config.pipelineSchedule ?? PIPELINE_DEFAULTS.schedule;
+  const runs = runsPerMonth(schedule, prices.hoursPerMonth);
   const costs = monthlyCosts(cluster, runs, timing, prices.hoursPerMonth);
   const runsText = runs === "continuous" ? "back to back" : `${runs.toFixed(1)} runs`;
   const lines = [
@@ -193,7 +196,7 @@ export function costReport(config: StackConfig, prices: PriceBook, timing: Timin
       `| ${s.name} | ${s.hosts}${s.maxHosts !== undefined ? ` (autoscaling up to ${s.maxHosts}; the minimum is counted)` : ""} | ` +
       `${s.resourcePreset} | ${s.vcpus}, ${s.ramGb} | ${s.diskGb} GB ${s.diskType} | ${money(s.hostsPerHour, 4)} | ${money(s.disksPerMonth)} |`),
     "",
-    `Schedule ${JSON.stringify(config.pipelineSchedule)}: ${runsText} a month; a run ${timing.runMinutes} min; ` +
+    `Schedule ${JSON.stringify(schedule)}: ${runsText} a month; a run ${timing.runMinutes} min; ` +
       `create ${timing.createMinutes}, start ${timing.startMinutes}, stop ${timing.stopMinutes}, delete ${timing.deleteMinutes} min.`,
     "",
     "| dataproc.lifecycle | hosts billed, h a month | hosts | disks | total a month |",

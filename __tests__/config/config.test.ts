@@ -1,8 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { addressesCovered, ConfigError, DEFAULT_SSH_USER, loadConfig, MAX_ADMIN_ADDRESSES, validateConfig } from "../../constructs/config";
-import { FLEET } from "../../constructs/fleet-versions";
+import { addressesCovered, ConfigError, loadConfig, MAX_ADMIN_ADDRESSES, STACK_DEFAULTS, validateConfig } from "../../constructs/config";
 import { deployableRawConfig, REPO_ROOT } from "./deployable";
 
 function expectConfigError(raw: unknown, message: string | RegExp, env: NodeJS.ProcessEnv = {}): void {
@@ -23,14 +22,14 @@ describe("config validation", () => {
     expect(validateConfig(deployableRawConfig()).placeholders).toEqual([]);
   });
 
-  it("fills in documented defaults for everything but identity and access", () => {
-    const cfg = validateConfig(deployableRawConfig({ dataproc: undefined }));
-    expect(cfg.dataproc.imageVersion).toBe(FLEET.dataproc.imageVersion);
-    expect([cfg.mlflowVm.imageFamily, cfg.airflowVm.imageFamily]).toEqual([FLEET.vm.imageFamily, FLEET.vm.imageFamily]);
-    expect(cfg.sshUser).toBe(DEFAULT_SSH_USER);
-    expect(cfg.dataproc.computeMaxHostsCount).toBe(0);
-    expect(cfg.subnetCidr).toBe("10.10.0.0/24");
-    expect(cfg.allowWorldAdminAccess).toBe(false);
+  it("passes on only what the file sets (the constructs apply their defaults), filling in the stack-wide values", () => {
+    const cfg = validateConfig(deployableRawConfig({ dataproc: undefined, zone: undefined, namePrefix: undefined }));
+    for (const section of [cfg.postgres, cfg.mlflowVm, cfg.airflowVm, cfg.dataproc, cfg.storage]) expect(section).toEqual({});
+    expect([cfg.sshUser, cfg.subnetCidr, cfg.pipelineSchedule, cfg.stateBackend]).toEqual([undefined, undefined, undefined, undefined]);
+    const { zone, namePrefix, allowWorldAdminAccess, destroyDeletesData } = cfg;
+    expect({ zone, namePrefix, allowWorldAdminAccess, destroyDeletesData }).toEqual(STACK_DEFAULTS);
+    // a key the file sets is passed on as set
+    expect(validateConfig(deployableRawConfig({ mlflowVm: { diskSizeGb: 31 } })).mlflowVm).toEqual({ diskSizeGb: 31 });
   });
 
   it("fails on a CIDR that is not an address range and names it", () => {

@@ -9,7 +9,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import fc from "fast-check";
+import { ARTIFACT_STORAGE_RULES } from "../../constructs/artifact-storage";
 import { ConfigError, validateConfig } from "../../constructs/config";
+import { DATAPROC_RULES } from "../../constructs/dataproc-spec";
+import { HOST_INSTANCE_RULES } from "../../constructs/host-instance";
+import { MLFLOW_BACKEND_RULES } from "../../constructs/mlflow-backend";
+import { PropRule } from "../../constructs/prop-rules";
 import { deployableRawConfig, REPO_ROOT } from "./deployable";
 
 type Kind =
@@ -18,16 +23,22 @@ type Kind =
   | { kind: "bool" }
   | { kind: "cidrs" };
 
-const VM = {
-  cores: { kind: "int", min: 2, max: 96 },
-  memoryGb: { kind: "int", min: 1, max: 640 },
-  coreFraction: { kind: "int", min: 5, max: 100 },
-  diskSizeGb: { kind: "int", min: 10, max: 4096 },
+/** A number field's range, as its construct states it (the values outside it must be refused). */
+function int(rule: PropRule | undefined): Kind {
+  if (rule?.kind !== "int") throw new Error(`not a number rule: ${JSON.stringify(rule)}`);
+  return { kind: "int", min: rule.min, max: rule.max };
+}
+
+const VM: Record<string, Kind> = {
+  cores: int(HOST_INSTANCE_RULES.cores),
+  memoryGb: int(HOST_INSTANCE_RULES.memoryGb),
+  coreFraction: int(HOST_INSTANCE_RULES.coreFraction),
+  diskSizeGb: int(HOST_INSTANCE_RULES.diskSizeGb),
   diskType: { kind: "string" },
   imageFamily: { kind: "string" },
   platformId: { kind: "string" },
   preemptible: { kind: "bool" },
-} as const;
+};
 
 /** Every field of the config file, by dotted key. */
 const FIELDS: Record<string, Kind> = {
@@ -45,27 +56,27 @@ const FIELDS: Record<string, Kind> = {
   destroyDeletesData: { kind: "bool" },
   "postgres.version": { kind: "string" },
   "postgres.resourcePreset": { kind: "string" },
-  "postgres.diskSizeGb": { kind: "int", min: 10, max: 4096 },
+  "postgres.diskSizeGb": int(MLFLOW_BACKEND_RULES.diskSizeGb),
   "postgres.diskType": { kind: "string" },
-  "postgres.backupWindowStartHour": { kind: "int", min: 0, max: 23 },
+  "postgres.backupWindowStartHour": int(MLFLOW_BACKEND_RULES.backupWindowStartHour),
   "postgres.deletionProtection": { kind: "bool" },
-  "postgres.backupRetainPeriodDays": { kind: "int", min: 7, max: 60 },
+  "postgres.backupRetainPeriodDays": int(MLFLOW_BACKEND_RULES.backupRetainPeriodDays),
   ...Object.fromEntries(Object.entries(VM).flatMap(([k, v]) => [[`mlflowVm.${k}`, v], [`airflowVm.${k}`, v]])),
   "dataproc.lifecycle": { kind: "string" },
   "dataproc.imageVersion": { kind: "string" },
   "dataproc.masterResourcePreset": { kind: "string" },
-  "dataproc.masterDiskSizeGb": { kind: "int", min: 20, max: 4096 },
+  "dataproc.masterDiskSizeGb": int(DATAPROC_RULES.masterDiskSizeGb),
   "dataproc.dataResourcePreset": { kind: "string" },
-  "dataproc.dataDiskSizeGb": { kind: "int", min: 20, max: 8192 },
-  "dataproc.dataHostsCount": { kind: "int", min: 1, max: 32 },
-  "dataproc.computeMaxHostsCount": { kind: "int", min: 0, max: 100 },
+  "dataproc.dataDiskSizeGb": int(DATAPROC_RULES.dataDiskSizeGb),
+  "dataproc.dataHostsCount": int(DATAPROC_RULES.dataHostsCount),
+  "dataproc.computeMaxHostsCount": int(DATAPROC_RULES.computeMaxHostsCount),
   "dataproc.computeResourcePreset": { kind: "string" },
-  "dataproc.computeDiskSizeGb": { kind: "int", min: 20, max: 8192 },
+  "dataproc.computeDiskSizeGb": int(DATAPROC_RULES.computeDiskSizeGb),
   "dataproc.diskType": { kind: "string" },
   "dataproc.uiProxy": { kind: "bool" },
   "dataproc.deletionProtection": { kind: "bool" },
   "storage.versioning": { kind: "bool" },
-  "storage.noncurrentVersionExpirationDays": { kind: "int", min: 1, max: 3650 },
+  "storage.noncurrentVersionExpirationDays": int(ARTIFACT_STORAGE_RULES.noncurrentVersionExpirationDays),
   "storage.kmsEncryption": { kind: "bool" },
   "stateBackend.documentApiEndpoint": { kind: "string" },
   "stateBackend.bucket": { kind: "string" },

@@ -78,7 +78,7 @@ describe("MlflowServer", () => {
       synthInstances((s) => {
         new MlflowServer(s, "Mlflow", { ...PLACE, ...EXAMPLE_MLFLOW, name: "mlops-mlflow", cores: 1 });
       }),
-    ).toThrow(/bad cores \(at least 2\) 1/);
+    ).toThrow("mlops-mlflow: cores = 1: must be a whole number from 2 to 96");
   });
 });
 

@@ -12,7 +12,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { internalFqdn } from "../../constructs/host-instance";
+import { HOST_INSTANCE_DEFAULTS, internalFqdn } from "../../constructs/host-instance";
 import { StackConfig } from "../../constructs/config";
 import { deployableConfig, JOBS_DIR, onlyName, ref, resourcesOf, synthStack, TerraformJson, userDataOf } from "./fixtures";
 
@@ -35,7 +35,7 @@ describe("each VM follows its rendered spec", () => {
     // Terraform's hash of the same local, so resolved references (a recreated cluster's id) count too
     expect(resourcesOf(json, "terraform_data")[specName].input).toEqual({
       user_data_sha256: `\${sha256(local.${local})}`,
-      image: `family ${(vmName === "fraud-mlflow" ? deployableConfig().mlflowVm : deployableConfig().airflowVm).imageFamily}`,
+      image: `family ${(vmName === "fraud-mlflow" ? deployableConfig().mlflowVm : deployableConfig().airflowVm).imageFamily ?? HOST_INSTANCE_DEFAULTS.imageFamily}`,
     });
     // a newer image in the family still does not replace it
     expect(vm.lifecycle.ignore_changes).toEqual(["boot_disk[0].initialize_params[0].image_id"]);

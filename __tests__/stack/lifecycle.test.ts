@@ -186,7 +186,9 @@ describe("a deploy and a stopped cluster (stop-between-runs)", () => {
 
 describe("dataproc.lifecycle in the config", () => {
   it("defaults to always-on (the stack's cluster, as before the key existed)", () => {
-    expect(deployableConfig().dataproc.lifecycle).toBe("always-on");
+    const { stack, json } = synthStack(deployableConfig());
+    expect(stack.dataproc.lifecycle).toBe("always-on");
+    expect(Object.keys(resourcesOf(json, "yandex_dataproc_cluster"))).toHaveLength(1);
   });
 
   it("refuses an unknown lifecycle, naming it", () => {

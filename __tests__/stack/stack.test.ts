@@ -1,4 +1,5 @@
 import "cdktf/lib/testing/adapters/jest";
+import { DEFAULT_ADMIN_USER } from "../../constructs/ssh-key";
 import { deployableConfig, lockboxSecretsByRef, onlyName, resourcesOf, synthStack, userDataOf } from "./fixtures";
 
 /**
@@ -114,7 +115,8 @@ describe("MlopsStack", () => {
         user: "admin",
         password_secret_id: admin("airflow").secret_id,
         password_key: admin("airflow").key,
-        ssh_user: deployableConfig().sshUser,
+        // the config sets no sshUser: the hosts' default login
+        ssh_user: DEFAULT_ADMIN_USER,
         certificate_path: "/etc/yc-mlops/tls/server.crt",
       },
     });
