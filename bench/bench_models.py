@@ -1,7 +1,8 @@
 """Benchmark: the pipeline's models at the Fraud Detection Handbook's size and split, beside its table.
 
 Runs the pipeline's own steps (generate, save_to_hdfs, preprocess, train_lr, train_rf, bootstrap,
-compare) in one Spark session (local[2]) with an MLflow store in the work folder, on the handbook's
+compare) in one Spark session (local[2]) with a loopback MLflow server (scripts/mlflow-local.sh,
+state in the work folder), on the handbook's
 data set: 5,000 customers, 10,000 terminals, r = 5, simulated from 2018-04-01 (the handbook's 183
 days; the run lands the 58 it reads, which the other days do not change), logical date 2018-08-14:
 train 2018-07-25..31, delay 08-01..07, test 08-08..14. Each model is tuned with the pipeline's
@@ -17,10 +18,12 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "jobs"))
+REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(REPO, "jobs"))
 from fraud_jobs import bootstrap, compare, generate, preprocess, save_to_hdfs, train  # noqa: E402
 from fraud_jobs.pipeline_spec import GRID_KEYS, PipelineConfig, check_grid, grid_flag  # noqa: E402
 
@@ -56,7 +59,17 @@ def main() -> int:
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work, exist_ok=True)
-    os.chdir(work)  # the MLflow store keeps its artifacts under ./mlruns
+    mlflow_local = os.path.join(REPO, "scripts", "mlflow-local.sh")
+    mlflow_uri = subprocess.run(["bash", mlflow_local, "start", f"{work}/mlflow"], check=True,
+                                capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    try:
+        return run(args, work, mlflow_uri)
+    finally:
+        subprocess.run(["bash", mlflow_local, "stop", f"{work}/mlflow"], check=False)
+
+
+def run(args, work: str, mlflow_uri: str) -> int:
+    defaults = PipelineConfig()
     from pyspark.sql import SparkSession
 
     # as the local demo runs the steps: 2 cores, a few shuffle partitions, nothing served
@@ -67,7 +80,6 @@ def main() -> int:
      .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
      .getOrCreate().sparkContext.setLogLevel("ERROR"))
     landing, data = f"file://{work}/landing", f"file://{work}/lake"
-    mlflow_uri = f"sqlite:///{work}/mlflow.db"
     days = ["--days", str(defaults.run_days)]
     common = ["--date", args.date, "--data-root", data, "--mlflow-uri", mlflow_uri,
               "--experiment", "bench-models"]

@@ -245,7 +245,7 @@ def test_bad_date_exits_non_zero_naming_it(tmp_path):
 
 
 @pytest.mark.parametrize("step, args, message", [
-    ("train_rf", ["--max-bins", "1024,1"], "argument --max-bins: bad value '1' (expected int >= 2)"),
+    ("train_rf", ["--max-bins", "1024,1"], "argument --max-bins: bad value '1' (expected int in [2, 65536])"),
     ("train_lr", ["--class-weight", "heavy"], "argument --class-weight: bad value 'heavy'"),
     ("train_lr", ["--validation-days", "7"], "--validation-days (7) must be fewer than --train-days (7)"),
 ])
