@@ -79,7 +79,7 @@ def find_mlflow_run(base: str, experiment: str, logical_date: str, **kw) -> Mlfl
         name = r["info"]["run_name"]
         if tags.get("pipeline.step") == "train" and name not in train:
             metrics = {m["key"]: m["value"] for m in r["data"].get("metrics", [])
-                       if m["key"] in ("val_f1", "val_roc_auc", "val_average_precision")}
+                       if m["key"] in ("test_f1", "test_roc_auc", "test_average_precision")}
             train[name] = (r["info"]["run_id"], metrics)
             model = tags.get("pipeline.registered_model", model)
         elif tags.get("pipeline.step") == "compare" and compare is None:

@@ -440,12 +440,16 @@ def comparison_summary(client: Https, date: str) -> list[str]:
 
     def link(run_id: str | None) -> str:
         return ui_url(base, exp_id, run_id) if run_id else "?"
+    def train_metrics(run_id: str) -> dict:
+        got = client.json("GET", api + "runs/get?" + urllib.parse.urlencode({"run_id": run_id}))
+        return {m["key"]: m["value"] for m in got["run"]["data"].get("metrics", [])}
     lines = summary_lines(date, metrics, tags, REGISTERED_MODEL, {
         "MLflow experiment ": ui_url(base, exp_id),
         "comparison run    ": link(run["info"]["run_id"]),
         "logistic regression run": link(tags.get("pipeline.lr_run_id")),
         "random forest run      ": link(tags.get("pipeline.rf_run_id")),
-    })
+    }, {model: train_metrics(tags[f"pipeline.{model}_run_id"])
+        for model in ("lr", "rf") if tags.get(f"pipeline.{model}_run_id")})
     # no such alias (or model): MLflow 3 answers 400 INVALID_PARAMETER_VALUE "... not found"
     alias = client.json("GET", api + "registered-models/alias?" + urllib.parse.urlencode(
         {"name": REGISTERED_MODEL, "alias": CHAMPION_ALIAS}), ok=(200, 400, 404))

@@ -2,8 +2,8 @@
 # `make demo`: the whole pipeline on this machine, no cloud. Creates the pinned Python environments
 # (first run only), starts MLflow on 127.0.0.1, initialises a local Airflow (SQLite) and runs the DAG
 # fraud_pipeline for one logical date with `airflow dags test` on the local backend (spark-submit
-# --master local[2]); then prints each model's F1 with its 95% CI, the paired difference, the
-# p-value, the verdict and the MLflow URL.
+# --master local[2]); then prints each model's test ROC AUC, AP, CP@100 and F1 with its 95% CI, the
+# paired difference, the p-value, the verdict and the MLflow URL.
 #
 # Environment:
 #   DEMO_DATE=YYYY-MM-DD   logical date (default 2024-04-30; a rerun of a date replaces its outputs)

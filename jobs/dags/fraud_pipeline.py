@@ -47,12 +47,12 @@ _PLACEHOLDER_DATE = "1970-01-01"
 DATE_TEMPLATE = "{{ ds }}"
 
 STEP_DOCS = {
-    "generate": "Simulate card transactions for the days ending at the logical date (landing zone).",
-    "save_to_hdfs": "Validate the landed data (schema, row counts) and copy it into the data root.",
-    "preprocess": "Join profiles, build time, customer and terminal-risk features (Parquet by date).",
-    "train_lr": "Train logistic regression; log params, metrics, model and predictions to MLflow.",
-    "train_rf": "Train random forest; log params, metrics, model and predictions to MLflow.",
-    "bootstrap": "Joint counts of both models' validation predictions; bootstrap F1 CIs per model.",
+    "generate": "Land the simulated transactions the run needs: its days and their feature history.",
+    "save_to_hdfs": "Validate the new or changed landed days and copy them into the data root.",
+    "preprocess": "Build the time, customer and terminal-risk features of the days not yet computed.",
+    "train_lr": "Tune and train logistic regression; test on the test week; log all to MLflow.",
+    "train_rf": "Tune and train random forest; test on the test week; log all to MLflow.",
+    "bootstrap": "Joint counts of both models' test predictions; bootstrap F1 CIs per model.",
     "compare": "Paired F1 difference, its CI and test; verdict, report, figure, champion alias.",
 }
 

@@ -1,4 +1,4 @@
-"""Step 6: bootstrap 95% CIs of each model's positive-class F1 on the shared validation rows.
+"""Step 6: bootstrap 95% CIs of each model's positive-class F1 on the shared test rows.
 
 Reads both models' predictions for logical date D (the contract of fraud_jobs.train):
     <data-root>/predictions/logical_date=D/model=lr/ and .../model=rf/
@@ -7,7 +7,7 @@ joins them on TRANSACTION_ID and reduces them, in ONE Spark aggregation, to the 
 the two, are a JobError naming the counts. The B multinomial draws run on the driver with numpy
 (fraud_jobs.evaluate): O(B), whatever the number of rows.
 
-Each model's F1, CI and bootstrap SE are logged as metrics (val_f1_boot_*) to that model's newest
+Each model's F1, CI and bootstrap SE are logged as metrics (test_f1_boot_*) to that model's newest
 FINISHED train run of date D (found by the tags pipeline.logical_date / pipeline.model).
 
 Output (written to a temp file and swapped in):
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> dict:
     try:
         f1_a, f1_b = evaluate.per_model_f1(counts, args.n_boot, args.seed, args.confidence)
     except evaluate.EvaluationError as exc:
-        raise JobError(f"validation predictions for {logical_date}: {exc}") from None
+        raise JobError(f"test predictions for {logical_date}: {exc}") from None
 
     mlflow_auth.configure_from_args(spark, args)
     mlflow.set_tracking_uri(args.mlflow_uri)
@@ -183,10 +183,10 @@ def run(args: argparse.Namespace) -> dict:
     per_model = {MODEL_A: f1_a, MODEL_B: f1_b}
     for model, result in per_model.items():
         run_id = runs[model].info.run_id
-        for key, value in (("val_f1_boot_ci_low", result.ci_low),
-                           ("val_f1_boot_ci_high", result.ci_high),
-                           ("val_f1_boot_se", result.se),
-                           ("val_f1_boot_point", result.f1)):
+        for key, value in (("test_f1_boot_ci_low", result.ci_low),
+                           ("test_f1_boot_ci_high", result.ci_high),
+                           ("test_f1_boot_se", result.se),
+                           ("test_f1_boot_point", result.f1)):
             client.log_metric(run_id, key, value)
         client.set_tag(run_id, "pipeline.bootstrap_n_boot", str(args.n_boot))
 

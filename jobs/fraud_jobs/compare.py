@@ -77,7 +77,7 @@ def figure(draws: np.ndarray, result: evaluate.Comparison):
 def summary_text(result: evaluate.Comparison, logical_date: str) -> str:
     pct = f"{result.confidence:.0%}"
     lines = [
-        f"Model comparison for {logical_date} ({result.n_rows} validation rows, "
+        f"Model comparison for {logical_date} ({result.n_rows} test rows, "
         f"{result.n_positive} frauds, B = {result.n_boot} paired bootstrap draws):",
     ]
     for key, res in ((MODEL_A, result.model_a), (MODEL_B, result.model_b)):

@@ -6,10 +6,12 @@ Landing root (written by generate):
     <landing>/transactions/TX_DATE=YYYY-MM-DD/*.parquet
     <landing>/customers/*.parquet        (profiles, deterministic from the seed)
     <landing>/terminals/*.parquet
+    <landing>/simulation.json            (the simulator parameters the landed days were made with)
 Data root (save_to_hdfs, preprocess, and the model steps):
     <data-root>/raw/transactions/TX_DATE=YYYY-MM-DD/   (validated copy of the landing data)
     <data-root>/raw/customers/, <data-root>/raw/terminals/
     <data-root>/features/TX_DATE=YYYY-MM-DD/           (the feature table, see FEATURE_COLUMNS)
+    <data-root>/manifests/raw.json, features.json      (what each stored day was made from)
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ TIME_COLUMN = "TX_DATETIME"  # timestamp
 WINDOWS_DAYS: tuple[int, ...] = (1, 7, 30)
 # Terminal risk uses labels known only after this delay (fraud investigations take time).
 LABEL_DELAY_DAYS = 7
+# Days of raw transactions before a day that its features look at: the terminal windows reach
+# back 30 days before the label delay. A day's features are exact only with all of them stored.
+FEATURE_HISTORY_DAYS = max(WINDOWS_DAYS) + LABEL_DELAY_DAYS
 
 # The model inputs, in a fixed order (15 features, as in the handbook).
 FEATURE_COLUMNS: tuple[str, ...] = (
@@ -62,6 +67,18 @@ def landing_customers(landing_root: str) -> str:
 
 def landing_terminals(landing_root: str) -> str:
     return _join(landing_root, "terminals")
+
+
+def landing_manifest(landing_root: str) -> str:
+    return _join(landing_root, "simulation.json")
+
+
+def raw_manifest(data_root: str) -> str:
+    return _join(data_root, "manifests", "raw.json")
+
+
+def features_manifest(data_root: str) -> str:
+    return _join(data_root, "manifests", "features.json")
 
 
 def raw_transactions(data_root: str) -> str:

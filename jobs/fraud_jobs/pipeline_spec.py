@@ -59,6 +59,104 @@ JOB_ERROR_PREFIX = "error: "
 CONFIG_ENV = "FRAUD_PIPELINE_CONFIG"
 
 
+@dataclass(frozen=True)
+class GridKey:
+    """One searchable hyper-parameter of a model: its value type, rule, and the train step's
+    default (used when a config's grid leaves the key out)."""
+
+    kind: type
+    default: tuple
+    rule: str
+    check: Any  # value -> bool
+    meaning: str
+
+    def parse(self, value: Any) -> Any:
+        """One grid value, converted and checked; the ValueError names the value and the rule."""
+        bad = ValueError(f"bad value {value!r} (expected {self.kind.__name__} {self.rule})")
+        if isinstance(value, str):
+            try:
+                typed = self.kind(value.strip())
+            except ValueError:
+                raise bad from None
+        elif self.kind is str or isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        elif self.kind is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise bad
+            typed = int(value)
+        else:
+            typed = float(value)
+        if not self.check(typed):
+            raise bad
+        return typed
+
+
+CLASS_WEIGHTS = ("none", "balanced")
+_class_weight = GridKey(str, ("none",), f"one of {', '.join(CLASS_WEIGHTS)}", lambda v: v in CLASS_WEIGHTS,
+                        "none, or balanced: each class weighs n / (2 * its count) in the fit")
+# The hyper-parameters the train step can search, per model. The train step's flags are named after
+# the keys (reg_param -> --reg-param, taking a comma-separated list).
+GRID_KEYS: Mapping[str, Mapping[str, GridKey]] = {
+    "lr": {
+        "reg_param": GridKey(float, (0.0,), ">= 0", lambda v: 0.0 <= v < float("inf"),
+                             "regularisation strength (Spark regParam)"),
+        "elastic_net": GridKey(float, (0.0,), "in [0, 1]", lambda v: 0.0 <= v <= 1.0,
+                               "L1 share of the penalty (elasticNetParam; 0 = L2)"),
+        "max_iter": GridKey(int, (100,), "in [1, 100000]", lambda v: 1 <= v <= 100_000,
+                           "optimiser iterations"),
+        "class_weight": _class_weight,
+    },
+    "rf": {
+        "num_trees": GridKey(int, (100,), "in [1, 10000]", lambda v: 1 <= v <= 10_000, "trees"),
+        "max_depth": GridKey(int, (16,), "in [1, 30]", lambda v: 1 <= v <= 30, "tree depth"),
+        # Spark's default 32 bins cannot split the amount anywhere near the simulator's 220
+        "max_bins": GridKey(int, (1024,), "in [2, 65536]", lambda v: 2 <= v <= 65_536,
+                            "split candidates per feature"),
+        "min_instances_per_node": GridKey(int, (1,), "in [1, 1000000]", lambda v: 1 <= v <= 1_000_000,
+                                          "rows a leaf needs"),
+        "feature_subset_strategy": GridKey(
+            str, ("auto",), "auto, all, onethird, sqrt, log2 or a number",
+            lambda v: v in ("auto", "all", "onethird", "sqrt", "log2") or _positive_number(v),
+            "features tried at each split"),
+        "subsampling_rate": GridKey(float, (1.0,), "in (0, 1]", lambda v: 0.0 < v <= 1.0,
+                                    "share of rows each tree is fitted on"),
+        "class_weight": _class_weight,
+    },
+}
+
+
+def _positive_number(value: str) -> bool:
+    try:
+        return float(value) > 0
+    except ValueError:
+        return False
+
+
+def grid_flag(key: str) -> str:
+    """The train step's flag of a grid key: reg_param -> --reg-param."""
+    return "--" + key.replace("_", "-")
+
+
+def check_grid(model: str, grid: Any) -> dict[str, tuple]:
+    """A config's grid for `model`, each value list converted and checked (ValueError names it)."""
+    if not isinstance(grid, Mapping):
+        raise ValueError(f"config {model}_grid must be an object of value lists, got {grid!r}")
+    known = GRID_KEYS[model]
+    unknown = sorted(set(grid) - set(known))
+    if unknown:
+        raise ValueError(f"config {model}_grid: unknown key(s) {', '.join(unknown)}; "
+                         f"expected some of {', '.join(known)}")
+    out = {}
+    for key, values in grid.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f"config {model}_grid {key}: expected a non-empty list, got {values!r}")
+        try:
+            out[key] = tuple(known[key].parse(v) for v in values)
+        except ValueError as exc:
+            raise ValueError(f"config {model}_grid {key}: {exc}") from None
+    return out
+
+
 def entrypoint(step: str) -> str:
     """File name of a step's spark-submit entry script (under jobs/entrypoints/)."""
     if step not in STEPS:
@@ -250,13 +348,27 @@ class PipelineConfig:
     mlflow_username: str = ""
     mlflow_password_secret_id: str = ""
     mlflow_ca_uri: str = ""
-    # simulator size per run; each run generates `days` days ending at its logical date
+    # simulator size (a run lands every day its windows need that is not landed yet)
     customers: int = 500
     # 1000 terminals with r = 10 give ~25 terminals per customer (100 terminals with r = 5 gave < 1)
     terminals: int = 1000
-    days: int = 7
     radius: float = 10.0
     seed: int = 42
+    # the handbook's split, ending at the logical date D: the models train on `train_days`, then
+    # `delay_days` pass (labels not known yet), then they are tested on `test_days` (ending at D);
+    # the hyper-parameter search scores on the last `validation_days` of the training days
+    train_days: int = 7
+    delay_days: int = 7
+    test_days: int = 7
+    validation_days: int = 2
+    # each model's search grid: a list of values per key of GRID_KEYS (keys left out: the
+    # train step's default); every combination is fitted
+    lr_grid: Mapping[str, Sequence[Any]] = field(default_factory=lambda: {
+        "reg_param": [0.0, 0.01],
+    })
+    rf_grid: Mapping[str, Sequence[Any]] = field(default_factory=lambda: {
+        "max_depth": [8, 16],
+    })
     n_boot: int = 10_000
     alpha: float = 0.05
     # where job code lives: a local folder (local backend), s3a://bucket/jobs/ (dataproc),
@@ -314,6 +426,20 @@ class PipelineConfig:
         elif self.dataproc_cluster:
             raise ValueError(f"config dataproc_cluster (a per-run cluster spec) is set, but cluster_lifecycle is "
                              f"{self.cluster_lifecycle!r}")
+        for name in ("train_days", "delay_days", "test_days", "validation_days"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"config {name} must be a positive integer, got {value!r}")
+        if self.validation_days >= self.train_days:
+            raise ValueError(f"config validation_days ({self.validation_days}) must be fewer than "
+                             f"train_days ({self.train_days}): the search fits on the days before")
+        for model in GRID_KEYS:
+            check_grid(model, getattr(self, f"{model}_grid"))
+
+    @property
+    def run_days(self) -> int:
+        """Days of features a run uses, ending at its logical date: train + delay + test."""
+        return self.train_days + self.delay_days + self.test_days
 
     def cluster_spec(self) -> "ClusterSpec":
         """The per-run cluster's spec (ValueError naming the bad key)."""
@@ -350,24 +476,24 @@ def step_args(step: str, cfg: PipelineConfig, logical_date: str) -> list[str]:
     parse_date(logical_date)
     entrypoint(step)
     common = ["--date", logical_date]
+    # the data steps make sure the run's days (and the history their features need) exist
+    days = ["--days", str(cfg.run_days)]
     if step == "generate":
-        return common + [
+        return common + days + [
             "--landing-root", cfg.landing_root,
-            "--days", str(cfg.days),
             "--customers", str(cfg.customers),
             "--terminals", str(cfg.terminals),
             "--radius", str(cfg.radius),
             "--seed", str(cfg.seed),
         ]
     if step == "save_to_hdfs":
-        return common + [
+        return common + days + [
             "--landing-root", cfg.landing_root,
             "--data-root", cfg.raw_root or cfg.data_root,
-            "--days", str(cfg.days),
         ]
     if step == "preprocess":
         raw = ["--raw-root", cfg.raw_root] if cfg.raw_root else []
-        return common + ["--data-root", cfg.data_root, *raw, "--days", str(cfg.days)]
+        return common + days + ["--data-root", cfg.data_root, *raw]
     mlflow = [
         "--data-root", cfg.data_root,
         "--mlflow-uri", cfg.mlflow_tracking_uri,
@@ -379,7 +505,13 @@ def step_args(step: str, cfg: PipelineConfig, logical_date: str) -> list[str]:
         if value:
             mlflow += [flag, value]
     if step in ("train_lr", "train_rf"):
-        return common + mlflow + ["--registered-model", cfg.registered_model]
+        model = step[len("train_"):]
+        grid = check_grid(model, getattr(cfg, f"{model}_grid"))
+        split = ["--train-days", str(cfg.train_days), "--delay-days", str(cfg.delay_days),
+                 "--test-days", str(cfg.test_days), "--validation-days", str(cfg.validation_days)]
+        search = [token for key in GRID_KEYS[model] if key in grid
+                  for token in (grid_flag(key), ",".join(str(v) for v in grid[key]))]
+        return common + mlflow + ["--registered-model", cfg.registered_model] + split + search
     if step == "bootstrap":
         return common + mlflow + ["--n-boot", str(cfg.n_boot), "--seed", str(cfg.seed)]
     # compare

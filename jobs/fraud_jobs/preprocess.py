@@ -1,10 +1,14 @@
-"""Step 3, preprocess (Spark only): the handbook's features for the window's transactions.
+"""Step 3, preprocess (Spark only): make sure the handbook's features exist for every day the run uses.
 
-Reads <raw-root>/raw/transactions (--raw-root, default --data-root: a per-run cluster keeps the
-raw copy on its HDFS and the features in Object Storage) for the `--days` days ending at the
-logical date plus the history the windows need (30 days for customers, 30 + the 7-day label delay
-for terminals), and replaces the window's date partitions of <data-root>/features/ (columns: layout.FEATURE_TABLE_COLUMNS
-plus TX_HOUR, TX_DAY_OF_WEEK and the partition column TX_DATE).
+The run uses `--days` days ending at the logical date. A day's features are computed when they are
+missing or when their inputs changed: the raw transactions of that day and of the
+FEATURE_HISTORY_DAYS (37) before it (read from <raw-root>/raw/transactions; --raw-root defaults
+to --data-root: a per-run cluster keeps the raw copy on its HDFS and the features in Object Storage), whose fingerprints <data-root>/manifests/features.json
+records (with FEATURES_VERSION, so a change of the definitions below recomputes everything). Every
+raw day those windows reach must be stored: a missing one is an error naming it, never a window
+silently cut short. Only the computed days' partitions of <data-root>/features/ are replaced
+(columns: layout.FEATURE_TABLE_COLUMNS plus TX_HOUR, TX_DAY_OF_WEEK and the partition column
+TX_DATE); a run with nothing to compute writes nothing.
 
 Features (times in UTC, whole seconds):
 - TX_DURING_WEEKEND: Saturday or Sunday (Spark's dayofweek: 1 = Sunday ... 7 = Saturday);
@@ -20,7 +24,7 @@ import argparse
 import datetime as dt
 from typing import Sequence
 
-from fraud_jobs import layout
+from fraud_jobs import history, layout
 from fraud_jobs.common import (
     JobArgumentParser,
     JobError,
@@ -28,27 +32,29 @@ from fraud_jobs.common import (
     date_window,
     days_arg,
     log,
-    path_exists,
-    read_checked,
     require_path,
     spark_session,
     uri_arg,
     write_partitions_atomic,
 )
 from fraud_jobs.layout import FEATURE_COLUMNS, LABEL_DELAY_DAYS, WINDOWS_DAYS  # noqa: F401 (re-export)
+from fraud_jobs.pipeline_spec import PipelineConfig
 
 DAY_SECONDS = 86_400
-HISTORY_DAYS = max(WINDOWS_DAYS) + LABEL_DELAY_DAYS
+HISTORY_DAYS = layout.FEATURE_HISTORY_DAYS
 EXTRA_TIME_COLUMNS = ("TX_HOUR", "TX_DAY_OF_WEEK")
+# Bump when add_features changes what it computes: every stored day is then computed again.
+FEATURES_VERSION = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = JobArgumentParser(prog="preprocess", description=__doc__.splitlines()[0])
-    ap.add_argument("--date", type=date_arg, required=True, help="logical date: last day of the window")
+    ap.add_argument("--date", type=date_arg, required=True, help="logical date: the run's last day")
     ap.add_argument("--data-root", type=uri_arg, required=True)
     ap.add_argument("--raw-root", type=uri_arg, default=None,
                     help="where save_to_hdfs put the raw days (default: --data-root)")
-    ap.add_argument("--days", type=days_arg, default=7)
+    ap.add_argument("--days", type=days_arg, default=PipelineConfig().run_days,
+                    help="days of features the run uses, ending at --date")
     return ap
 
 
@@ -100,53 +106,74 @@ def add_features(tx):
     )
 
 
-def read_raw(spark, data_root: str, window: list[dt.date]):
-    """The raw transactions from HISTORY_DAYS before the window to its end; checks the window days."""
-    from pyspark.sql import functions as F
+def inputs_of(day: dt.date, raw: dict[str, str]) -> list:
+    """What a day's features are made of: the definitions' version and the fingerprints of the raw
+    days its windows reach (the day and the HISTORY_DAYS before it)."""
+    days = date_window(day, HISTORY_DAYS + 1)
+    return [FEATURES_VERSION, [(d.isoformat(), raw.get(d.isoformat())) for d in days]]
 
-    table = layout.raw_transactions(data_root)
-    require_path(spark, table, "raw transactions (run save_to_hdfs first)")
-    for day in window:
-        path = layout.partition_dir(table, day.isoformat())
-        if not path_exists(spark, path):
-            raise JobError(f"no raw transactions for {day}: {path} not found")
-        # each day's own files: a multi-folder read would take the schema of one file only
-        read_checked(spark, path, layout.TRANSACTION_SCHEMA, f"raw transactions of {day}")
 
-    first_day = (window[0] - dt.timedelta(days=HISTORY_DAYS)).isoformat()
-    schema = layout.ddl((*layout.TRANSACTION_SCHEMA, (layout.DATE_COLUMN, "string")))
-    raw = spark.read.schema(schema).parquet(table)
-    return raw.where(
-        (F.col(layout.DATE_COLUMN) >= first_day) & (F.col(layout.DATE_COLUMN) <= window[-1].isoformat())
-    )
+def read_raw(spark, data_root: str, todo: list[dt.date]):
+    """The raw transactions from HISTORY_DAYS before the first day to compute to the last one
+    (each of those days' files checked against the schema first)."""
+    first = todo[0] - dt.timedelta(days=HISTORY_DAYS)
+    days = date_window(todo[-1], (todo[-1] - first).days + 1)
+    return history.read_days(spark, layout.raw_transactions(data_root), [d.isoformat() for d in days],
+                             layout.TRANSACTION_SCHEMA, "raw transactions")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, int]:
+    """Returns {day: transactions} of the days computed by this run ({} when all were current)."""
     from pyspark.sql import functions as F
 
     args = build_parser().parse_args(argv)
-    window = date_window(args.date, args.days)
+    run_days = date_window(args.date, args.days)
     spark = spark_session(f"fraud-preprocess-{args.date}")
-    raw = read_raw(spark, args.raw_root or args.data_root, window)
-    window_days = [d.isoformat() for d in window]
-
+    data = args.data_root
+    raw_root = args.raw_root or data
+    table = layout.raw_transactions(raw_root)
+    require_path(spark, table, "raw transactions (run save_to_hdfs first)")
+    raw = history.partition_fingerprints(spark, table)
+    needed = history.raw_days(args.date, args.days)
+    absent = [d for d in needed if d.isoformat() not in raw]
+    if absent:
+        raise JobError(
+            f"raw transactions missing for {history.plural(len(absent), 'day')} "
+            f"({history.ranges(absent)}): the features of {run_days[0]}..{run_days[-1]} need "
+            f"every day from {needed[0]} (their {max(WINDOWS_DAYS)}-day windows, "
+            f"{LABEL_DELAY_DAYS} days before them for terminals); run save_to_hdfs for them"
+        )
+    manifest = history.read_manifest(spark, layout.features_manifest(data))
+    computed = set(history.partition_fingerprints(spark, layout.features(data)))
+    wanted = {d.isoformat(): history.digest(*inputs_of(d, raw)) for d in run_days}
+    todo = history.report_plan(
+        "preprocess", "features", run_days,
+        [d for d in run_days if d.isoformat() not in computed or manifest.get(d.isoformat()) != wanted[d.isoformat()]],
+        computed)
+    if not todo:
+        return {}
+    todo_days = [d.isoformat() for d in todo]
+    source = read_raw(spark, raw_root, todo)
     counts = {
         r[layout.DATE_COLUMN]: int(r["rows"])
-        for r in raw.where(F.col(layout.DATE_COLUMN).isin(window_days))
+        for r in source.where(F.col(layout.DATE_COLUMN).isin(todo_days))
         .groupBy(layout.DATE_COLUMN).agg(F.count(F.lit(1)).alias("rows"))
-        .collect()  # one row per day of the window
+        .collect()  # one row per day to compute
     }
-    empty = [d for d in window_days if counts.get(d, 0) == 0]
+    empty = [d for d in todo_days if counts.get(d, 0) == 0]
     if empty:
         raise JobError(f"empty day: no raw transactions for {', '.join(empty)}")
 
-    features = add_features(raw).where(F.col(layout.DATE_COLUMN).isin(window_days))
+    features = add_features(source).where(F.col(layout.DATE_COLUMN).isin(todo_days))
     write_partitions_atomic(
         features.repartition(layout.DATE_COLUMN),
-        layout.features(args.data_root),
+        layout.features(data),
         layout.DATE_COLUMN,
-        expected_values=window_days,
+        expected_values=todo_days,
     )
-    log(f"wrote features of {sum(counts.values())} transactions for {window_days[0]}..{window_days[-1]} "
-        f"into {layout.features(args.data_root)}")
+    # last: a run that stops before this line computes the same days again next time
+    history.write_manifest(spark, layout.features_manifest(data), {
+        **{d: v for d, v in manifest.items() if d in computed}, **{d: wanted[d] for d in todo_days}})
+    log(f"wrote features of {sum(counts.values())} transactions for "
+        f"{history.plural(len(todo), 'day')} ({history.ranges(todo)}) into {layout.features(data)}")
     return counts

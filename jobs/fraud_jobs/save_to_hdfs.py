@@ -1,11 +1,17 @@
-"""Step 2, save_to_hdfs: validate the landed window and copy it into <data-root>/raw/, per date.
+"""Step 2, save_to_hdfs: make sure <data-root>/raw/ holds a validated copy of every landed day the run needs.
 
-Checks (any failure stops the step before anything is written): each day of the window has a
-landed partition with exactly the expected columns and types, at least one row, no null key
-fields, timestamps on the partition's own date, TX_FRAUD in {0, 1}, no duplicate TRANSACTION_ID in
-the window, and customers/terminals that cover every transaction. The window's date partitions of
-<data-root>/raw/transactions/ are then replaced (a rerun never duplicates a date), and the profiles
-are swapped in whole.
+The run needs `--days` days ending at the logical date and the FEATURE_HISTORY_DAYS (37) before
+them. A landed day is copied when raw/ lacks it or when it changed since it was copied (its
+fingerprint differs from the one in <data-root>/manifests/raw.json); the profiles likewise. So the
+first run on an empty data root (a new cluster) copies the whole history, later runs copy their
+new day(s), and a run with nothing new writes nothing.
+
+Checks of what is copied (any failure stops the step before anything is written): each needed day
+has a landed partition; each copied day has exactly the expected columns and types, at least one
+row, no null key fields, timestamps on the partition's own date, TX_FRAUD in {0, 1}, no duplicate
+TRANSACTION_ID, and customers/terminals that cover every transaction. The copied days' partitions
+of <data-root>/raw/transactions/ are then replaced (never duplicated), and the profiles swapped in
+whole.
 """
 
 from __future__ import annotations
@@ -13,55 +19,42 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from fraud_jobs import layout
+from fraud_jobs import history, layout
 from fraud_jobs.common import (
     JobArgumentParser,
     JobError,
     read_checked,
     date_arg,
-    date_window,
     days_arg,
     log,
-    path_exists,
-    require_path,
     spark_session,
     uri_arg,
     write_df_atomic,
     write_partitions_atomic,
 )
+from fraud_jobs.pipeline_spec import PipelineConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = JobArgumentParser(prog="save_to_hdfs", description=__doc__.splitlines()[0])
-    ap.add_argument("--date", type=date_arg, required=True, help="logical date: last day of the window")
+    ap.add_argument("--date", type=date_arg, required=True, help="logical date: the run's last day")
     ap.add_argument("--landing-root", type=uri_arg, required=True)
     ap.add_argument("--data-root", type=uri_arg, required=True)
-    ap.add_argument("--days", type=days_arg, default=7)
+    ap.add_argument("--days", type=days_arg, default=PipelineConfig().run_days,
+                    help="days of features the run uses, ending at --date (their history is "
+                         "copied too)")
     return ap
 
 
-def read_landed_window(spark, landing_root: str, window):
-    from pyspark.sql import functions as F
-
-    table = layout.landing_transactions(landing_root)
-    require_path(spark, table, "landed transactions")
-    frames = []
-    for day in window:
-        day_str = day.isoformat()
-        path = layout.partition_dir(table, day_str)
-        if not path_exists(spark, path):
-            raise JobError(f"no landed transactions for {day_str}: {path} not found")
-        df = read_checked(spark, path, layout.TRANSACTION_SCHEMA, f"landed transactions of {day_str}")
-        frames.append(df.select(*[c for c, _ in layout.TRANSACTION_SCHEMA])
-                      .withColumn(layout.DATE_COLUMN, F.lit(day_str)))
-    out = frames[0]
-    for df in frames[1:]:
-        out = out.unionByName(df)
-    return out
+def read_landed_days(spark, landing_root: str, days):
+    """The landed transactions of `days` (each day's files checked against the schema first)."""
+    return history.read_days(spark, layout.landing_transactions(landing_root),
+                             [d.isoformat() for d in days], layout.TRANSACTION_SCHEMA,
+                             "landed transactions")
 
 
-def validate_transactions(tx, customers, terminals, window) -> dict[str, int]:
-    """One aggregation over the window; returns rows per date. Raises JobError on any problem."""
+def validate_transactions(tx, customers, terminals, days) -> dict[str, int]:
+    """One aggregation over the days to copy; returns rows per date. Raises JobError on any problem."""
     from pyspark.sql import functions as F
 
     key_cols = ["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TERMINAL_ID", "TX_AMOUNT", "TX_FRAUD"]
@@ -75,11 +68,11 @@ def validate_transactions(tx, customers, terminals, window) -> dict[str, int]:
             F.sum(F.when(~F.col("TX_FRAUD").isin(0, 1), 1).otherwise(0)).alias("bad_label"),
             F.sum(F.when(F.col("TX_AMOUNT") < 0, 1).otherwise(0)).alias("negative_amount"),
         )
-        .collect()  # one row per date of the window: bounded by --days
+        .collect()  # one row per date copied: bounded by the days the run needs
     )
     stats = {r[layout.DATE_COLUMN]: r for r in per_day}
     counts = {}
-    for day in window:
+    for day in days:
         day_str = day.isoformat()
         row = stats.get(day_str)
         if row is None or row["rows"] == 0:
@@ -97,7 +90,7 @@ def validate_transactions(tx, customers, terminals, window) -> dict[str, int]:
     total = sum(counts.values())
     distinct = tx.select("TRANSACTION_ID").distinct().count()
     if distinct != total:
-        raise JobError(f"duplicate TRANSACTION_ID: {total - distinct} duplicate row(s) in the window")
+        raise JobError(f"duplicate TRANSACTION_ID: {total - distinct} duplicate row(s) in the days copied")
     unknown_customers = tx.join(customers, "CUSTOMER_ID", "left_anti").count()
     if unknown_customers:
         raise JobError(f"{unknown_customers} transaction(s) name a CUSTOMER_ID missing from customers")
@@ -108,39 +101,77 @@ def validate_transactions(tx, customers, terminals, window) -> dict[str, int]:
 
 
 def check_unique_ids(df, column: str, what: str) -> None:
-    rows = df.count()
+    from pyspark.sql import functions as F
+
+    row = df.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct(column).alias("ids")).first()
+    rows, distinct = int(row["rows"]), int(row["ids"])
     if rows == 0:
         raise JobError(f"{what} is empty")
-    distinct = df.select(column).distinct().count()
     if distinct != rows:
         raise JobError(f"{what}: {rows - distinct} duplicate {column}(s)")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, int]:
+    """Returns {day: transactions} of the days copied by this run ({} when all were current)."""
     args = build_parser().parse_args(argv)
-    window = date_window(args.date, args.days)
+    needed = history.raw_days(args.date, args.days)
     spark = spark_session(f"fraud-save_to_hdfs-{args.date}")
+    landing, data = args.landing_root, args.data_root
 
-    customers = read_checked(spark, layout.landing_customers(args.landing_root),
+    profiles = {name: history.folder_fingerprint(spark, path) for name, path in (
+        ("customers", layout.landing_customers(landing)),
+        ("terminals", layout.landing_terminals(landing)))}
+    for name, fingerprint in profiles.items():
+        if fingerprint is None:
+            raise JobError(f"landed {name} not found: {getattr(layout, 'landing_' + name)(landing)}")
+    landed = history.partition_fingerprints(spark, layout.landing_transactions(landing))
+    absent = [d for d in needed if d.isoformat() not in landed]
+    if absent:
+        raise JobError(
+            f"no landed transactions for {history.plural(len(absent), 'day')} the run needs: "
+            f"{history.ranges(absent)} (not in {layout.landing_transactions(landing)}; "
+            "generate lands them)"
+        )
+    manifest = history.read_manifest(spark, layout.raw_manifest(data))
+    copied = manifest.get("transactions", {})
+    stored = set(history.partition_fingerprints(spark, layout.raw_transactions(data)))
+    current = {d for d in stored if copied.get(d) is not None and copied.get(d) == landed.get(d)}
+    stale_profiles = [n for n in profiles if manifest.get(n) != profiles[n]
+                      or history.folder_fingerprint(spark, getattr(layout, "raw_" + n)(data)) is None]
+    todo = history.report_plan("save_to_hdfs", "raw transactions", needed,
+                               [d for d in needed if d.isoformat() not in current], stored)
+    if not todo and not stale_profiles:
+        return {}
+
+    customers = read_checked(spark, layout.landing_customers(landing),
                              layout.CUSTOMER_SCHEMA, "landed customers")
-    terminals = read_checked(spark, layout.landing_terminals(args.landing_root),
+    terminals = read_checked(spark, layout.landing_terminals(landing),
                              layout.TERMINAL_SCHEMA, "landed terminals")
     check_unique_ids(customers, "CUSTOMER_ID", "landed customers")
     check_unique_ids(terminals, "TERMINAL_ID", "landed terminals")
-    tx = read_landed_window(spark, args.landing_root, window)
-    counts = validate_transactions(tx, customers, terminals, window)
-
-    order = [c for c, _ in layout.TRANSACTION_SCHEMA] + [layout.DATE_COLUMN]
-    write_partitions_atomic(
-        tx.select(*order).repartition(layout.DATE_COLUMN),
-        layout.raw_transactions(args.data_root),
-        layout.DATE_COLUMN,
-        expected_values=counts.keys(),
-    )
-    cols = [c for c, _ in layout.CUSTOMER_SCHEMA]
-    write_df_atomic(customers.select(*cols).coalesce(1), layout.raw_customers(args.data_root))
-    cols = [c for c, _ in layout.TERMINAL_SCHEMA]
-    write_df_atomic(terminals.select(*cols).coalesce(1), layout.raw_terminals(args.data_root))
-    log(f"saved {sum(counts.values())} transactions for {window[0]}..{window[-1]} "
-        f"into {layout.raw_transactions(args.data_root)}")
+    counts: dict[str, int] = {}
+    if todo:
+        # read once for the checks and the copy (at most the run's days)
+        tx = read_landed_days(spark, landing, todo).cache()
+        counts = validate_transactions(tx, customers, terminals, todo)
+        order = [c for c, _ in layout.TRANSACTION_SCHEMA] + [layout.DATE_COLUMN]
+        write_partitions_atomic(
+            tx.select(*order).repartition(layout.DATE_COLUMN),
+            layout.raw_transactions(data),
+            layout.DATE_COLUMN,
+            expected_values=counts.keys(),
+        )
+    for name, frame, schema in (("customers", customers, layout.CUSTOMER_SCHEMA),
+                                 ("terminals", terminals, layout.TERMINAL_SCHEMA)):
+        if name in stale_profiles:
+            write_df_atomic(frame.select(*[c for c, _ in schema]).coalesce(1),
+                            getattr(layout, "raw_" + name)(data))
+    # last: a run that stops before this line copies the same days again next time
+    history.write_manifest(spark, layout.raw_manifest(data), {
+        "transactions": {**{d: f for d, f in copied.items() if d in stored},
+                         **{d: landed[d] for d in counts}},
+        **profiles,
+    })
+    log(f"saved {sum(counts.values())} transactions of {history.plural(len(counts), 'day')} "
+        f"into {layout.raw_transactions(data)}")
     return counts

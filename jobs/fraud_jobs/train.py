@@ -1,26 +1,38 @@
-"""Steps 4 and 5: train logistic regression (`lr`) or random forest (`rf`) on one logical date's window.
+"""Steps 4 and 5: train logistic regression (`lr`) or random forest (`rf`) for one logical date.
 
-Input: <data-root>/features/TX_DATE=YYYY-MM-DD/ (see fraud_jobs.layout).
+Input: <data-root>/features/TX_DATE=YYYY-MM-DD/ (see fraud_jobs.layout), as preprocess leaves it.
 
-Time-based split inside the window that ends at the logical date D (defaults for a 7-day run):
-    train      D-6 .. D-3   (--train-days 4)
-    gap        D-2          (--gap-days 1; no rows used: keeps the validation days apart from training)
-    validation D-1 .. D     (--valid-days 2)
-Either side empty, or holding one class only, is a JobError naming the side, its dates and counts.
+The handbook's split, ending at the logical date D (defaults 7 / 7 / 7 days):
+    train  D-20 .. D-14   (--train-days)
+    delay  D-13 .. D-7    (--delay-days; their labels are not known yet: no rows used to fit)
+    test   D-6  .. D      (--test-days)
+Test protocol (the handbook's): a test row is dropped when its card (CUSTOMER_ID) had a fraud
+known by its day, i.e. on a day from the first training day to the test day minus the delay
+minus one.
+
+Hyper-parameters: every combination of the grid flags (--reg-param 0,0.01 ..., see
+pipeline_spec.GRID_KEYS) is fitted on the training days before the last --validation-days and
+scored by average precision on those last days (fraud_jobs.tuning.TimeOrderedSplit; never on a
+test day); the best is refitted on all the training days. The decision threshold of the fitted
+model is the one with the best positive-class F1 on the validation days (scored by the best
+candidate fitted without them). Class weighting (`balanced`) weighs each class n / (2 * count).
 
 MLflow (tracking URI --mlflow-uri; credentials only from MLFLOW_TRACKING_USERNAME/PASSWORD):
-  - one run per model in --experiment, tagged pipeline.logical_date=D, pipeline.model=lr|rf,
+  - one parent run per model in --experiment, tagged pipeline.logical_date=D, pipeline.model=lr|rf,
     pipeline.step=train, so later steps find it by search (the newest FINISHED run wins);
-  - params, metrics train_* and val_* (roc_auc, average_precision = areaUnderPR, and the
-    positive-class f1, precision, recall computed from the confusion counts, not Spark's weighted F1);
-  - the features table as dataset inputs ("training" and "validation" contexts);
-  - the fitted PipelineModel (VectorAssembler -> StandardScaler -> classifier) via
-    mlflow.spark.log_model(..., "model", signature=...), registered under ONE registered model
+  - mlflow.pyspark.ml.autolog logs the search: a child run per candidate with its validation
+    average_precision, search_results.csv, and the chosen values as `best_*` params of the parent;
+  - the parent's params (split, grid, decision_threshold) and metrics: train_*, validation_*
+    (the chosen candidate) and test_*: roc_auc, average_precision, card_precision_top_100, and
+    the positive-class f1, precision, recall (fraud_jobs.metrics), rows, positives;
+  - the features table as dataset inputs ("training" and "testing" contexts);
+  - the fitted PipelineModel (VectorAssembler -> StandardScaler -> classifier, its threshold set)
+    via mlflow.spark.log_model(..., "model", signature=...), registered under ONE registered model
     name (--registered-model); each version carries tags model_type=lr|rf and logical_date, and the
     run carries the version number in tag pipeline.registered_version.
 
 Output contract (written to a temp folder and swapped in; a rerun of D replaces it):
-    <data-root>/predictions/logical_date=D/model=<lr|rf>/   Parquet, one row per validation row:
+    <data-root>/predictions/logical_date=D/model=<lr|rf>/   Parquet, one row per test row:
         TRANSACTION_ID long, TX_DATE string, label int (0/1), prediction int (0/1),
         probability double (P(fraud))
 """
@@ -30,28 +42,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Sequence
 
-from fraud_jobs import layout, mlflow_auth, tracking
+from fraud_jobs import layout, metrics, mlflow_auth, tracking
 from fraud_jobs.common import (
     JobArgumentParser,
     JobError,
-    bounded_float,
     date_arg,
     days_arg,
-    int_in,
     join_path,
     log,
     mlflow_uri_arg,
     name_arg,
-    non_negative_float,
     read_parquet,
     seed_arg,
     spark_session,
     uri_arg,
     write_df_atomic,
 )
+from fraud_jobs.pipeline_spec import GRID_KEYS, PipelineConfig, grid_flag
 
 MODELS: dict[str, str] = {"lr": "logistic regression", "rf": "random forest"}
 
@@ -63,27 +74,83 @@ TAG_REGISTERED = "pipeline.registered_model"
 VERSION_TAG_MODEL = "model_type"
 
 PREDICTION_COLUMNS = (layout.KEY_COLUMN, layout.DATE_COLUMN, "label", "prediction", "probability")
+# the weight column the `balanced` class weighting fits with (weightCol "" = every row weighs 1)
+CLASS_WEIGHT_COLUMN = "balanced_class_weight"
+TOP_K = 100
+# grid key -> the Spark param of the model's classifier it sets
+SPARK_PARAMS: dict[str, dict[str, str]] = {
+    "lr": {"reg_param": "regParam", "elastic_net": "elasticNetParam", "max_iter": "maxIter",
+           "class_weight": "weightCol"},
+    "rf": {"num_trees": "numTrees", "max_depth": "maxDepth", "max_bins": "maxBins",
+           "min_instances_per_node": "minInstancesPerNode",
+           "feature_subset_strategy": "featureSubsetStrategy",
+           "subsampling_rate": "subsamplingRate", "class_weight": "weightCol"},
+}
 
 
 def predictions_path(data_root: str, logical_date: str, model: str) -> str:
     return join_path(data_root, "predictions", f"logical_date={logical_date}", f"model={model}")
 
 
+_DEFAULTS = PipelineConfig()
+
+
 @dataclass(frozen=True)
 class SplitSpec:
-    train_days: int = 4
-    gap_days: int = 1
-    valid_days: int = 2
+    train_days: int = _DEFAULTS.train_days
+    delay_days: int = _DEFAULTS.delay_days
+    test_days: int = _DEFAULTS.test_days
+    validation_days: int = _DEFAULTS.validation_days
 
-    def dates(self, logical_date: dt.date) -> tuple[list[str], list[str]]:
-        """(train dates, validation dates) as YYYY-MM-DD strings, oldest first."""
-        total = self.train_days + self.gap_days + self.valid_days
+    def __post_init__(self) -> None:
+        if self.validation_days >= self.train_days:
+            raise JobError(f"--validation-days ({self.validation_days}) must be fewer than "
+                           f"--train-days ({self.train_days}): the search fits on the days before")
+
+    def dates(self, logical_date: dt.date) -> dict[str, list[str]]:
+        """The days of each part (YYYY-MM-DD, oldest first): train, delay, test, and the parts of
+        the training days the search uses, fit and validation."""
+        total = self.train_days + self.delay_days + self.test_days
         start = logical_date - dt.timedelta(days=total - 1)
         days = [(start + dt.timedelta(days=i)).isoformat() for i in range(total)]
-        return days[: self.train_days], days[total - self.valid_days:]
+        train = days[: self.train_days]
+        return {
+            "train": train,
+            "delay": days[self.train_days: self.train_days + self.delay_days],
+            "test": days[total - self.test_days:],
+            "fit": train[: self.train_days - self.validation_days],
+            "validation": train[self.train_days - self.validation_days:],
+        }
 
 
-def build_pipeline(model: str, args: argparse.Namespace):
+def grid_values(model: str, key: str):
+    """argparse `type=` of a grid flag: a comma-separated list, each value checked."""
+    import argparse as _argparse
+
+    spec = GRID_KEYS[model][key]
+
+    def convert(text: str) -> tuple:
+        try:
+            return tuple(spec.parse(v) for v in text.split(","))
+        except ValueError as exc:
+            raise _argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def spark_grid(model: str, args: argparse.Namespace) -> dict[str, list]:
+    """{Spark param name: values} of the classifier from the grid flags."""
+    out = {}
+    for key, spark_name in SPARK_PARAMS[model].items():
+        values = list(getattr(args, key))
+        if key == "class_weight":
+            values = [CLASS_WEIGHT_COLUMN if v == "balanced" else "" for v in values]
+        out[spark_name] = values
+    return out
+
+
+def build_pipeline(model: str, seed: int = 42):
+    """VectorAssembler -> StandardScaler -> classifier (its searched params come as param maps)."""
     from pyspark.ml import Pipeline
     from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
     from pyspark.ml.feature import StandardScaler, VectorAssembler
@@ -93,31 +160,36 @@ def build_pipeline(model: str, args: argparse.Namespace):
     scaler = StandardScaler(inputCol="raw_features", outputCol="features", withMean=True,
                             withStd=True)
     if model == "lr":
-        clf = LogisticRegression(featuresCol="features", labelCol="label", maxIter=args.max_iter,
-                                 regParam=args.reg_param, elasticNetParam=0.0,
-                                 threshold=args.threshold)
+        clf = LogisticRegression(featuresCol="features", labelCol="label", elasticNetParam=0.0)
     else:
-        clf = RandomForestClassifier(featuresCol="features", labelCol="label",
-                                     numTrees=args.num_trees, maxDepth=args.max_depth,
-                                     seed=args.seed)
+        clf = RandomForestClassifier(featuresCol="features", labelCol="label", seed=seed)
     return Pipeline(stages=[assembler, scaler, clf])
 
 
-def model_params(model: str, args: argparse.Namespace, split: SplitSpec) -> dict:
+def model_params(model: str, args: argparse.Namespace, split: SplitSpec,
+                 dates: dict[str, list[str]]) -> dict:
+    def span(days):
+        return f"{days[0]}..{days[-1]}"
+
     params = {
         "model": model,
         "features": ",".join(layout.FEATURE_COLUMNS),
         "n_features": len(layout.FEATURE_COLUMNS),
         "train_days": split.train_days,
-        "gap_days": split.gap_days,
-        "valid_days": split.valid_days,
+        "delay_days": split.delay_days,
+        "test_days": split.test_days,
+        "validation_days": split.validation_days,
+        "train_dates": span(dates["train"]),
+        "search_fit_dates": span(dates["fit"]),
+        "search_validation_dates": span(dates["validation"]),
+        "test_dates": span(dates["test"]),
         "scaler": "StandardScaler(withMean, withStd)",
-        "threshold": args.threshold,
+        "search_grid": json.dumps({k: list(getattr(args, k)) for k in GRID_KEYS[model]}),
+        "search_metric": "validation average_precision",
     }
-    if model == "lr":
-        params.update(max_iter=args.max_iter, reg_param=args.reg_param)
-    else:
-        params.update(num_trees=args.num_trees, max_depth=args.max_depth, seed=args.seed)
+    if model == "rf":
+        # (not "seed": autolog logs the search's own seed param under that key)
+        params["rf_seed"] = args.seed
     return params
 
 
@@ -135,6 +207,7 @@ def load_window(spark, data_root: str, dates: Sequence[str]):
     selected = df.select(
         F.col(layout.KEY_COLUMN).cast("long").alias(layout.KEY_COLUMN),
         F.col(layout.DATE_COLUMN).cast("string").alias(layout.DATE_COLUMN),
+        F.col(metrics.CARD_COLUMN).cast("long").alias(metrics.CARD_COLUMN),
         F.col(layout.LABEL_COLUMN).cast("double").alias("label"),
         *casts,
     )
@@ -143,6 +216,32 @@ def load_window(spark, data_root: str, dates: Sequence[str]):
     # (files of equal size, new names on each rewrite) is not stable. Hash partitioning by the row
     # key plus a sort inside each partition does not depend on the input order.
     return selected.repartition(layout.KEY_COLUMN).sortWithinPartitions(layout.KEY_COLUMN)
+
+
+def without_known_compromised(test, labelled, delay_days: int):
+    """The test rows whose card had no fraud known by their day (the handbook's protocol):
+    known = a fraud in `labelled` (the rows from the first training day on) on a day up to the
+    test row's day minus `delay_days` minus one."""
+    from pyspark.sql import functions as F
+
+    card = metrics.CARD_COLUMN
+    first_fraud = (labelled.where(F.col("label") == 1).groupBy(card)
+                   .agg(F.min(layout.DATE_COLUMN).alias("_first_fraud")))
+    known_by = F.date_format(F.date_sub(F.to_date(F.col(layout.DATE_COLUMN)), delay_days + 1),
+                             "yyyy-MM-dd")
+    return (test.join(first_fraud, card, "left")
+            .where(F.col("_first_fraud").isNull() | (F.col("_first_fraud") > known_by))
+            .drop("_first_fraud"))
+
+
+def with_class_weights(df, counts: dict[int, int]):
+    """`df` with CLASS_WEIGHT_COLUMN: n / (2 * rows of the row's class) over `counts`."""
+    from pyspark.sql import functions as F
+
+    n = sum(counts.values())
+    weight = {label: n / (2 * c) for label, c in counts.items() if c}
+    return df.withColumn(CLASS_WEIGHT_COLUMN, F.when(F.col("label") == 1, F.lit(weight[1]))
+                         .otherwise(F.lit(weight[0])))
 
 
 def class_counts(df) -> dict[int, int]:
@@ -164,30 +263,11 @@ def check_side(name: str, dates: Sequence[str], counts: dict[int, int]) -> None:
         )
 
 
-def metrics_of(predictions, prefix: str) -> dict[str, float]:
-    """ROC AUC, average precision, and positive-class F1/precision/recall of scored rows."""
-    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+def scored(predictions):
+    """Model output -> rows for fraud_jobs.metrics: `score` = P(fraud)."""
+    from pyspark.ml.functions import vector_to_array
 
-    evaluator = BinaryClassificationEvaluator(labelCol="label", rawPredictionCol="probability")
-    roc = evaluator.setMetricName("areaUnderROC").evaluate(predictions)
-    ap = evaluator.setMetricName("areaUnderPR").evaluate(predictions)
-    cells = {
-        (int(r["label"]), int(r["prediction"])): int(r["count"])
-        for r in predictions.groupBy("label", "prediction").count().collect()
-    }
-    tp, fp, fn = cells.get((1, 1), 0), cells.get((0, 1), 0), cells.get((1, 0), 0)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
-    return {
-        f"{prefix}_roc_auc": roc,
-        f"{prefix}_average_precision": ap,
-        f"{prefix}_f1": f1,
-        f"{prefix}_precision": precision,
-        f"{prefix}_recall": recall,
-        f"{prefix}_rows": float(sum(cells.values())),
-        f"{prefix}_positives": float(tp + fn),
-    }
+    return predictions.withColumn("score", vector_to_array("probability")[1])
 
 
 def model_pip_requirements() -> list[str]:
@@ -228,7 +308,7 @@ def jvm_logger_off(spark, name: str):
 
 
 def parser(model: str | None = None) -> argparse.ArgumentParser:
-    p = JobArgumentParser(description="Train one fraud model on a logical date's window.")
+    p = JobArgumentParser(description="Train one fraud model for a logical date.")
     if model is None:
         p.add_argument("--model", choices=sorted(MODELS), required=True)
     p.add_argument("--date", type=date_arg, required=True, help="logical date YYYY-MM-DD")
@@ -238,13 +318,18 @@ def parser(model: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--registered-model", type=name_arg, required=True)
     mlflow_auth.add_arguments(p)
     p.add_argument("--train-days", type=days_arg, default=SplitSpec.train_days)
-    p.add_argument("--gap-days", type=int_in(0, 3660), default=SplitSpec.gap_days)
-    p.add_argument("--valid-days", type=days_arg, default=SplitSpec.valid_days)
-    p.add_argument("--threshold", type=bounded_float(0.0, 1.0), default=0.5, help="LR decision threshold")
-    p.add_argument("--max-iter", type=int_in(1, 100_000), default=100, help="LR iterations")
-    p.add_argument("--reg-param", type=non_negative_float, default=0.0, help="LR L2 regularization")
-    p.add_argument("--num-trees", type=int_in(1, 10_000), default=100, help="RF trees")
-    p.add_argument("--max-depth", type=int_in(1, 30), default=8, help="RF depth (Spark allows at most 30)")
+    p.add_argument("--delay-days", type=days_arg, default=SplitSpec.delay_days)
+    p.add_argument("--test-days", type=days_arg, default=SplitSpec.test_days)
+    p.add_argument("--validation-days", type=days_arg, default=SplitSpec.validation_days,
+                   help="last training days the hyper-parameter search is scored on")
+    # the grid flags of both models (a model ignores the other's): comma-separated values
+    for name in sorted(MODELS) if model is None else [model]:
+        for key, spec in GRID_KEYS[name].items():
+            if not any(a.dest == key for a in p._actions):
+                p.add_argument(grid_flag(key), dest=key, type=grid_values(name, key),
+                               default=spec.default,
+                               help=f"{spec.meaning}; {spec.kind.__name__} {spec.rule}, comma-separated "
+                                    f"values are searched (default {','.join(map(str, spec.default))})")
     p.add_argument("--seed", type=seed_arg, default=42, help="RF seed")
     p.add_argument("--dfs-tmpdir", type=uri_arg, default=None,
                    help="where mlflow.spark stages the model on the cluster FS (default /tmp/mlflow)")
@@ -252,28 +337,47 @@ def parser(model: str | None = None) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> dict:
-    """Train, log, register and write validation predictions; returns a summary."""
+    """Search, fit, test, log, register and write the test predictions; returns a summary."""
     import mlflow
+    import mlflow.pyspark.ml
     from mlflow.models import infer_signature
-    from pyspark.ml.functions import vector_to_array
     from pyspark.sql import functions as F
 
+    from fraud_jobs import tuning
+
     model = args.model
-    if not 0.0 < args.threshold < 1.0:
-        raise JobError(f"--threshold must be in (0, 1), got {args.threshold}")
     logical_date = args.date.isoformat()
-    split = SplitSpec(args.train_days, args.gap_days, args.valid_days)
-    train_dates, valid_dates = split.dates(args.date)
+    split = SplitSpec(args.train_days, args.delay_days, args.test_days, args.validation_days)
+    dates = split.dates(args.date)
     spark = spark_session(f"fraud-train-{model}-{logical_date}")
 
-    data = load_window(spark, args.data_root, train_dates + valid_dates).cache()
-    train = data.where(F.col(layout.DATE_COLUMN).isin(train_dates))
-    valid = data.where(F.col(layout.DATE_COLUMN).isin(valid_dates))
-    train_counts, valid_counts = class_counts(train), class_counts(valid)
-    check_side("training", train_dates, train_counts)
-    check_side("validation", valid_dates, valid_counts)
-    log(f"{model}: train {train_dates[0]}..{train_dates[-1]} {train_counts}, "
-        f"validation {valid_dates[0]}..{valid_dates[-1]} {valid_counts}")
+    data = load_window(spark, args.data_root, dates["train"] + dates["delay"] + dates["test"]).cache()
+    # rows per (day, label): at most 2 per day
+    per_day = [(r[layout.DATE_COLUMN], int(r["label"]), int(r["count"]))
+               for r in data.groupBy(layout.DATE_COLUMN, "label").count().collect()]
+
+    def counts_on(days: list[str]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for day, label, n in per_day:
+            if day in days:
+                out[label] = out.get(label, 0) + n
+        return out
+
+    train_counts = counts_on(dates["train"])
+    check_side("training", dates["train"], train_counts)
+    for part in ("fit", "validation"):
+        check_side(f"search {part}", dates[part], counts_on(dates[part]))
+    train = data.where(F.col(layout.DATE_COLUMN).isin(dates["train"]))
+    all_test = data.where(F.col(layout.DATE_COLUMN).isin(dates["test"]))
+    test = without_known_compromised(all_test, data, split.delay_days).cache()
+    test_counts = class_counts(test)
+    check_side("test", dates["test"], test_counts)
+    removed = sum(counts_on(dates["test"]).values()) - sum(test_counts.values())
+    log(f"{model}: train {dates['train'][0]}..{dates['train'][-1]} {train_counts} (search: fit "
+        f"{dates['fit'][0]}..{dates['fit'][-1]}, validation {dates['validation'][0]}.."
+        f"{dates['validation'][-1]}), test {dates['test'][0]}..{dates['test'][-1]} {test_counts} "
+        f"({removed} rows of cards already known as compromised removed)")
+    train = with_class_weights(train, train_counts)
 
     mlflow_auth.configure_from_args(spark, args)
     mlflow.set_tracking_uri(args.mlflow_uri)
@@ -281,36 +385,62 @@ def run(args: argparse.Namespace) -> dict:
     tags = {TAG_DATE: logical_date, TAG_MODEL: model, TAG_STEP: "train"}
     features_path = layout.features(args.data_root)
     with mlflow.start_run(run_name=f"{model}-{logical_date}", tags=tags) as active:
-        mlflow.log_params(model_params(model, args, split))
-        mlflow.log_params({"train_dates": f"{train_dates[0]}..{train_dates[-1]}",
-                           "valid_dates": f"{valid_dates[0]}..{valid_dates[-1]}"})
-        for context, frame, dates in (("training", train, train_dates),
-                                      ("validation", valid, valid_dates)):
+        mlflow.log_params(model_params(model, args, split, dates))
+        for context, frame, part in (("training", train, "train"), ("testing", test, "test")):
             dataset = mlflow.data.from_spark(
-                frame, path=features_path, targets="label",
-                name=f"features {dates[0]}..{dates[-1]}",
+                frame.select(*layout.FEATURE_COLUMNS, "label"), path=features_path,
+                targets="label", name=f"features {dates[part][0]}..{dates[part][-1]}",
             )
             mlflow.log_input(dataset, context=context)
 
-        fitted = build_pipeline(model, args).fit(train)
-        scored_train = fitted.transform(train)
-        scored_valid = fitted.transform(valid).cache()
-        metrics = {**metrics_of(scored_train, "train"), **metrics_of(scored_valid, "val")}
-        mlflow.log_metrics(metrics)
+        pipeline = build_pipeline(model, args.seed)
+        grid = tuning.param_grid(pipeline.getStages()[-1], spark_grid(model, args))
+        search = tuning.TimeOrderedSplit(
+            date_col=layout.DATE_COLUMN, validation_dates=dates["validation"],
+            estimator=pipeline, estimatorParamMaps=grid,
+            evaluator=tuning.AveragePrecisionEvaluator(),
+            trainRatio=len(dates["fit"]) / len(dates["train"]))
+        # the search's trials become child runs of this run; our own calls log everything else
+        # (not silent: a failure to log the search is printed, though it does not stop the step)
+        mlflow.pyspark.ml.autolog(log_models=False, log_datasets=False,
+                                  log_post_training_metrics=False, silent=False)
+        try:
+            searched = search.fit(train)
+        finally:
+            mlflow.pyspark.ml.autolog(disable=True)
+        validation = scored(searched.validation_model.transform(
+            train.where(F.col(layout.DATE_COLUMN).isin(dates["validation"]))))
+        threshold, validation_f1 = metrics.best_threshold(validation)
+        fitted = searched.bestModel
+        fitted.stages[-1].setThresholds([1.0 - threshold, threshold])
+        mlflow.log_param("decision_threshold", threshold)
+        log(f"{model}: chosen {tuning.describe(grid[searched.best_index])}; decision threshold "
+            f"{threshold} (validation F1 {validation_f1:.4f})")
+
+        scored_test = scored(fitted.transform(test)).cache()
+        results = {
+            "validation_average_precision": searched.validationMetrics[searched.best_index],
+            "validation_f1": validation_f1,
+            # (in-sample: shows how much the model fits its own days; no card metric needed)
+            **metrics.summary(scored(fitted.transform(train)), "train", k=None),
+            **metrics.summary(scored_test, "test", TOP_K),
+            "test_rows_of_known_compromised_cards_removed": float(removed),
+        }
+        mlflow.log_metrics(results)
 
         out = predictions_path(args.data_root, logical_date, model)
-        predictions = scored_valid.select(
+        predictions = scored_test.select(
             layout.KEY_COLUMN,
             layout.DATE_COLUMN,
             F.col("label").cast("int").alias("label"),
             F.col("prediction").cast("int").alias("prediction"),
-            vector_to_array("probability")[1].alias("probability"),
+            F.col("score").alias("probability"),
         )
         write_df_atomic(predictions, out)
-        log(f"{model}: validation predictions written to {out}")
+        log(f"{model}: test predictions written to {out}")
 
         # A few rows fix the signature's column types; bounded, not data-sized.
-        sample = fitted.transform(valid.limit(5)).select(*layout.FEATURE_COLUMNS, "prediction")
+        sample = fitted.transform(test.limit(5)).select(*layout.FEATURE_COLUMNS, "prediction")
         sample_pdf = sample.toPandas()
         signature = infer_signature(sample_pdf[list(layout.FEATURE_COLUMNS)],
                                     sample_pdf[["prediction"]])
@@ -330,11 +460,13 @@ def run(args: argparse.Namespace) -> dict:
         mlflow.set_tags({TAG_VERSION: version, TAG_REGISTERED: args.registered_model})
         run_id = active.info.run_id
     data.unpersist()
-    scored_valid.unpersist()
-    summary = {"run_id": run_id, "version": version, "predictions": out, **metrics}
-    log(f"{model}: run {run_id}, {args.registered_model} version {version}, "
-        f"val F1 {metrics['val_f1']:.4f}, AUC {metrics['val_roc_auc']:.4f}, "
-        f"AP {metrics['val_average_precision']:.4f}")
+    test.unpersist()
+    scored_test.unpersist()
+    summary = {"run_id": run_id, "version": version, "predictions": out,
+               "decision_threshold": threshold, **results}
+    log(f"{model}: run {run_id}, {args.registered_model} version {version}, test AUC "
+        f"{results['test_roc_auc']:.4f}, AP {results['test_average_precision']:.4f}, "
+        f"CP@{TOP_K} {results[f'test_card_precision_top_{TOP_K}']:.4f}, F1 {results['test_f1']:.4f}")
     return summary
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -11,6 +12,12 @@ from fraud_jobs import generate, layout, preprocess, save_to_hdfs
 JOBS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Tiny but complete: ~115 transactions a day, ~20 terminals per customer, all scenarios present.
 SMALL = ["--customers", "60", "--terminals", "150", "--radius", "20", "--seed", "9"]
+
+
+def days_back(end: str, n: int) -> list[str]:
+    """The n dates ending at `end`, oldest first (YYYY-MM-DD)."""
+    last = dt.date.fromisoformat(end)
+    return [(last - dt.timedelta(days=n - 1 - i)).isoformat() for i in range(n)]
 
 
 def run_generate(landing: str, date: str, days: int = 3, extra=SMALL):

@@ -70,13 +70,17 @@ METRICS = {"f1_lr": 0.61234, "f1_lr_ci_low": 0.55, "f1_lr_ci_high": 0.67, "f1_rf
 def test_summary_is_the_demo_summary():
     lines = summary_lines("2024-04-07", METRICS, {"pipeline.verdict": "random forest is better",
                                                   "pipeline.champion_version": "3"},
-                          "fraud-detector", {"MLflow experiment ": "https://m/#/experiments/1"})
+                          "fraud-detector", {"MLflow experiment ": "https://m/#/experiments/1"},
+                          {"lr": {"test_roc_auc": 0.8861, "test_average_precision": 0.6512,
+                                  "test_card_precision_top_100": 0.319},
+                           "rf": {"test_roc_auc": 0.9}})
     assert lines == [
         "",
-        "Fraud pipeline, logical date 2024-04-07",
-        "  logistic regression    F1 = 0.6123   95% CI [0.5500, 0.6700]",
-        "  random forest          F1 = 0.8000   95% CI [0.7500, 0.8500]",
-        "  difference (RF - LR)   +0.1877        95% CI [+0.1200, +0.2500]",
+        "Fraud pipeline, logical date 2024-04-07 (the test week ends that day)",
+        "                          ROC AUC       AP   CP@100       F1   95% CI of F1",
+        "  logistic regression       0.886    0.651    0.319   0.6123   [0.5500, 0.6700]",
+        "  random forest             0.900        ?        ?   0.8000   [0.7500, 0.8500]",
+        "  F1 difference (RF - LR)                            +0.1877   [+0.1200, +0.2500]",
         "  one-sided p-value      1.234e-07  (t = 5.432, bootstrap standard error)",
         "  verdict: random forest is better",
         "  model registry: fraud-detector version 3 is now 'champion'",

@@ -34,11 +34,13 @@ def pipeline(mlflow_server, spark, tmp_path_factory):
     common = ["--date", DATE, "--data-root", root, "--mlflow-uri", mlflow_server.uri,
               "--experiment", experiment]
     out = {"root": root, "root_dir": root_dir, "experiment": experiment, "server": mlflow_server}
-    model_args = [*common, "--registered-model", MODEL_NAME, "--num-trees", "10",
-                  "--max-depth", "4"]
+    # 7 days: train 04-01..04 (the search validates on 04-04), delay 04-05, test 04-06..07;
+    # two candidates per model
+    model_args = [*common, "--registered-model", MODEL_NAME, "--train-days", "4",
+                  "--delay-days", "1", "--test-days", "2", "--validation-days", "1"]
     log_start = mlflow_server.log_path.stat().st_size
-    out["lr"] = train.main_lr(model_args)
-    out["rf"] = train.main_rf(model_args)
+    out["lr"] = train.main_lr([*model_args, "--reg-param", "0,0.1"])
+    out["rf"] = train.main_rf([*model_args, "--num-trees", "10", "--max-depth", "3,4"])
     out["bootstrap"] = bootstrap.main([*common, "--n-boot", "2000", "--seed", "7"])
     out["compare"] = compare.main([*common, "--registered-model", MODEL_NAME, "--alpha", "0.05"])
     # every request the four jobs sent, from the server's access log (uvicorn's request lines)
@@ -60,19 +62,41 @@ def test_each_model_has_a_run_with_metrics_tags_and_dataset_inputs(pipeline):
         assert run.info.status == "FINISHED"
         assert run.data.tags[train.TAG_DATE] == DATE
         assert run.data.tags[train.TAG_MODEL] == model
-        for split in ("train", "val"):
-            for metric in ("roc_auc", "average_precision", "f1", "precision", "recall"):
-                assert 0.0 <= run.data.metrics[f"{split}_{metric}"] <= 1.0
+        for name in ("roc_auc", "average_precision", "f1", "precision", "recall"):
+            for split in ("train", "test"):
+                assert 0.0 <= run.data.metrics[f"{split}_{name}"] <= 1.0
+        assert 0.0 <= run.data.metrics["test_card_precision_top_100"] <= 1.0
+        assert run.data.params["test_dates"] == "2024-04-06..2024-04-07"
+        assert run.data.params["search_validation_dates"] == "2024-04-04..2024-04-04"
         # bootstrap added the CI to the same run
         m = run.data.metrics
-        assert m["val_f1_boot_ci_low"] <= m["val_f1"] <= m["val_f1_boot_ci_high"]
+        assert m["test_f1_boot_ci_low"] <= m["test_f1"] <= m["test_f1_boot_ci_high"]
         contexts = sorted(
             tag.value for inp in run.inputs.dataset_inputs for tag in inp.tags
             if tag.key == "mlflow.data.context"
         )
-        assert contexts == ["training", "validation"]
+        assert contexts == ["testing", "training"]
     # the band is invisible to a linear model and plain to a forest
-    assert client.get_run(pipeline["rf"]["run_id"]).data.metrics["val_f1"] > 0.8
+    assert client.get_run(pipeline["rf"]["run_id"]).data.metrics["test_f1"] > 0.8
+
+
+def test_the_search_is_logged_as_child_runs_with_the_chosen_values_on_the_parent(pipeline):
+    client = client_for(pipeline)
+    experiment = client.get_experiment_by_name(pipeline["experiment"])
+    for model, param, values in (("lr", "LogisticRegression.regParam", {"0.0", "0.1"}),
+                                 ("rf", "RandomForestClassifier.maxDepth", {"3", "4"})):
+        parent = client.get_run(pipeline[model]["run_id"])
+        children = client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+        assert {c.data.params[param] for c in children} == values
+        scores = {c.data.params[param]: c.data.metrics["average_precision"] for c in children}
+        best = parent.data.params[f"best_{param}"]
+        assert scores[best] == max(scores.values())
+        assert parent.data.metrics["validation_average_precision"] == pytest.approx(scores[best])
+        assert 0.0 < float(parent.data.params["decision_threshold"]) < 1.0
+        # the children are not train runs: later steps never pick one by its tags
+        assert all(train.TAG_STEP not in c.data.tags for c in children)
 
 
 def test_models_are_registered_with_a_type_tag_and_a_signature(pipeline):
@@ -112,11 +136,11 @@ def test_registered_model_loads_back_and_reproduces_its_predictions(pipeline, sp
         assert both.where(F.col("prediction") != F.col("again")).count() == 0
 
 
-def test_validation_predictions_are_keyed_by_transaction_id(pipeline, spark):
+def test_test_predictions_are_keyed_by_transaction_id(pipeline, spark):
     lr = spark.read.parquet(train.predictions_path(pipeline["root"], DATE, "lr"))
     rf = spark.read.parquet(train.predictions_path(pipeline["root"], DATE, "rf"))
     assert set(train.PREDICTION_COLUMNS) <= set(lr.columns)
-    assert lr.count() == rf.count() == 600  # the two validation days
+    assert lr.count() == rf.count() == 600  # the two test days
     assert lr.select("TRANSACTION_ID").distinct().count() == 600
     assert {r["TX_DATE"] for r in lr.select("TX_DATE").distinct().collect()} == {
         "2024-04-06", "2024-04-07"}

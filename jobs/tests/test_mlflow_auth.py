@@ -209,6 +209,8 @@ def test_train_cli_reads_the_password_before_any_mlflow_call(spark, cloud_api, t
     with pytest.raises(JobError, match="e6qwrongsecret.*HTTP 404"):
         train.main_lr(["--date", DATE, "--data-root", tmp_uri, "--mlflow-uri", unreachable,
                        "--experiment", "e", "--registered-model", "m",
+                       "--train-days", "4", "--delay-days", "1", "--test-days", "2",
+                       "--validation-days", "1",
                        "--mlflow-username", "jobs", "--mlflow-password-secret", "e6qwrongsecret"])
     # (had MLflow come first, the unreachable URI would have failed it with an MLflow error)
 

@@ -9,11 +9,11 @@ from collections import defaultdict
 
 import pytest
 
-from fraud_jobs import layout, preprocess
+from fraud_jobs import generate, layout, preprocess
 from fraud_jobs.common import JobError, list_names, read_features
 from fraud_jobs.generate import to_pandas_frame
 from fraud_jobs.simulator import Simulator, SimulatorParams
-from tests.jobs_helpers import read_partitioned, run_preprocess, tree
+from tests.jobs_helpers import SMALL, run_generate, run_preprocess, run_save, tree
 
 END = dt.date(2024, 7, 20)
 HISTORY = 40  # days of raw data: more than the 30-day window + 7-day delay before the output window
@@ -36,7 +36,12 @@ def raw_root(spark, tmp_path_factory):
     days = [END - dt.timedelta(days=HISTORY - 1 - i) for i in range(HISTORY)]
     columns = sim.days(days)
     write_raw(spark, f"file://{root}", columns)
-    rows = [
+    return root, rows_of(columns)
+
+
+def rows_of(columns: dict) -> list[dict]:
+    """Simulator output as plain Python rows for the reference."""
+    return [
         {
             "id": int(columns["TRANSACTION_ID"][i]),
             "ts": int(columns["TX_DATETIME"][i].astype("datetime64[s]").astype(int)),
@@ -48,17 +53,18 @@ def raw_root(spark, tmp_path_factory):
         }
         for i in range(len(columns["TX_AMOUNT"]))
     ]
-    return root, rows
 
 
-def reference_features(rows: list[dict]) -> dict[int, dict]:
-    """The handbook's definitions, by brute force over plain Python rows."""
+def reference_features(rows: list[dict], dates=None) -> dict[int, dict]:
+    """The handbook's definitions, by brute force over plain Python rows (those of `dates`)."""
     by_customer, by_terminal = defaultdict(list), defaultdict(list)
     for r in rows:
         by_customer[r["customer"]].append(r)
         by_terminal[r["terminal"]].append(r)
     out = {}
     for r in rows:
+        if dates is not None and r["date"] not in dates:
+            continue
         t = r["ts"]
         when = dt.datetime.fromtimestamp(t, dt.timezone.utc)
         f = {
@@ -93,13 +99,42 @@ def test_features_match_the_handbook_definitions(spark, preprocessed):
     in_window = [r for r in rows if r["date"] in WINDOW]
     assert sorted(got) == sorted(r["id"] for r in in_window)
     assert counts == {d: sum(r["date"] == d for r in in_window) for d in WINDOW}
-    expected = reference_features(rows)
-    for tx_id, row in got.items():
-        for name, value in expected[tx_id].items():
-            assert math.isclose(row[name], value, rel_tol=1e-9, abs_tol=1e-9), (tx_id, name, row[name], value)
+    assert_features_match(got, reference_features(rows, set(WINDOW)))
     # the windows saw real history: some terminal risk is non-zero, 30-day counts exceed 7-day ones
     assert any(r["TERMINAL_ID_RISK_30DAY_WINDOW"] > 0 for r in got.values())
     assert any(r["CUSTOMER_ID_NB_TX_30DAY_WINDOW"] > r["CUSTOMER_ID_NB_TX_7DAY_WINDOW"] for r in got.values())
+
+
+def assert_features_match(got: dict, expected: dict) -> None:
+    assert sorted(got) == sorted(expected)
+    for tx_id, row in got.items():
+        for name, value in expected[tx_id].items():
+            assert math.isclose(row[name], value, rel_tol=1e-9, abs_tol=1e-9), (tx_id, name, row[name], value)
+
+
+def test_the_first_run_on_empty_roots_computes_every_window_in_full(spark, tmp_path):
+    """generate -> save_to_hdfs -> preprocess on an empty landing zone and data root, as the first
+    run does: every feature equals its definition over a simulated history much longer than any
+    window, so no window is shorter than its name and no feature is zero for lack of history."""
+    landing, data = f"file://{tmp_path}/landing", f"file://{tmp_path}/data"
+    end = "2024-06-12"
+    run_generate(landing, end, days=2)
+    run_save(landing, data, end, days=2)
+    counts = run_preprocess(data, end, days=2)
+    run_days = sorted(counts)
+    assert run_days == ["2024-06-11", "2024-06-12"]
+
+    sim = Simulator(generate.params_from_args(generate.build_parser().parse_args(
+        ["--date", end, "--landing-root", landing, *SMALL])))
+    history = [dt.date(2024, 6, 12) - dt.timedelta(days=i) for i in range(70)]
+    expected = reference_features(rows_of(sim.days(history)), set(run_days))
+    got = {r["TRANSACTION_ID"]: r.asDict() for r in read_features(spark, data).collect()}
+    assert_features_match(got, expected)
+    # the windows saw a month of history: terminal risk and the 30-day counts on the first day
+    first = [r for r in got.values() if r["TX_DATE"] == run_days[0]]
+    assert sum(r["TERMINAL_ID_RISK_30DAY_WINDOW"] > 0 for r in first) > 0
+    assert min(r["TERMINAL_ID_NB_TX_30DAY_WINDOW"] for r in first) > 0
+    assert sum(r["CUSTOMER_ID_NB_TX_30DAY_WINDOW"] > r["CUSTOMER_ID_NB_TX_7DAY_WINDOW"] + 5 for r in first) > 0
 
 
 def test_feature_table_keeps_its_contract(spark, preprocessed):
@@ -139,17 +174,29 @@ def test_window_boundaries_are_half_open_and_delayed(spark):
     assert row["TX_DURING_NIGHT"] == 0.0
 
 
-def test_rerun_replaces_its_dates_and_keeps_later_ones(spark, preprocessed):
-    root, _, counts = preprocessed
+def test_a_rerun_computes_nothing_and_a_changed_raw_day_recomputes_the_days_it_reaches(spark, preprocessed, tmp_path, capsys):
+    src, _, counts = preprocessed
+    root = tmp_path / "data"
+    shutil.copytree(src, root)
     data = f"file://{root}"
-    earlier = (END - dt.timedelta(days=3)).isoformat()
-    run_preprocess(data, END.isoformat(), days=3)
-    run_preprocess(data, earlier, days=1)
+    before = tree(root)
+    assert run_preprocess(data, END.isoformat(), days=3) == {}
+    assert "are up to date; nothing to do" in capsys.readouterr().err
+    assert tree(root) == before
+
+    # raw day END-38 is in the windows of END-2 (history from END-39) and END-1 (from END-38) only
+    changed = (END - dt.timedelta(days=38)).isoformat()
+    folder = root / "raw" / "transactions" / f"TX_DATE={changed}"
+    df = spark.read.parquet(f"file://{folder}").localCheckpoint()
+    shutil.rmtree(folder)
+    df.write.parquet(f"file://{folder}")
+    assert sorted(run_preprocess(data, END.isoformat(), days=3)) == WINDOW[:2]
+    assert f"features of 2 days ({WINDOW[0]}..{WINDOW[1]}) are outdated" in capsys.readouterr().err
+    after = tree(root)
+    untouched = [k for k in before if k.startswith(f"features/TX_DATE={WINDOW[2]}/")]
+    assert untouched and all(after[k] == before[k] for k in untouched)
     per_day = {r["TX_DATE"]: r["count"] for r in read_features(spark, data).groupBy("TX_DATE").count().collect()}
-    assert {d: per_day[d] for d in WINDOW} == counts
-    assert sorted(per_day) == sorted([earlier, *WINDOW])
-    # leave the module's fixture as it was
-    shutil.rmtree(root / "features" / f"TX_DATE={earlier}")
+    assert per_day == counts
 
 
 def test_raw_days_can_come_from_another_root(spark, preprocessed, tmp_path):
@@ -186,7 +233,16 @@ def test_missing_raw_data_is_named(spark, tmp_path):
 
 def test_missing_window_day_is_named(spark, copied_root):
     shutil.rmtree(copied_root / "raw" / "transactions" / f"TX_DATE={WINDOW[1]}")
-    expect_refusal(copied_root, f"no raw transactions for {WINDOW[1]}")
+    expect_refusal(copied_root, rf"raw transactions missing for 1 day \({WINDOW[1]}\)")
+
+
+def test_a_window_is_never_cut_short_by_missing_history(spark, copied_root):
+    """The earliest raw day the 30-day terminal windows (7 days back) reach must be there: without
+    it the features would be computed, wrongly, over a shorter window."""
+    first = (END - dt.timedelta(days=len(WINDOW) - 1 + layout.FEATURE_HISTORY_DAYS)).isoformat()
+    shutil.rmtree(copied_root / "raw" / "transactions" / f"TX_DATE={first}")
+    expect_refusal(copied_root, rf"raw transactions missing for 1 day \({first}\): the features of "
+                                rf"{WINDOW[0]}..{WINDOW[2]} need every day from {first}")
 
 
 def test_wrong_columns_are_named(spark, copied_root):

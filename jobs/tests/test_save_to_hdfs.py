@@ -1,4 +1,5 @@
-"""Step 2: validation of the landed window and an idempotent, atomic copy into raw/ (file:// and HDFS)."""
+"""Step 2: validation of the landed days a run needs and an idempotent, atomic, incremental copy
+into raw/ (file:// and HDFS)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import pytest
 
 from fraud_jobs import layout, save_to_hdfs
 from fraud_jobs.common import JobError, list_names, read_features, run_job
-from tests.jobs_helpers import read_partitioned, run_generate, run_preprocess, run_save, tree
+from tests.jobs_helpers import days_back, read_partitioned, run_generate, run_preprocess, run_save, tree
 
 DATE, DAYS = "2024-06-12", 3
 WINDOW = ["2024-06-10", "2024-06-11", "2024-06-12"]
+# the days of raw data a 3-day run needs: those and the 37 days of history before them
+NEEDED = [f"TX_DATE={d}" for d in days_back(DATE, DAYS + layout.FEATURE_HISTORY_DAYS)]
 
 
 @pytest.fixture(scope="module")
 def landed(spark, tmp_path_factory):
-    """A landing root with 4 days (one more than the window), generated once for this module."""
+    """A landing root with the run's days and one more, generated once for this module."""
     path = tmp_path_factory.mktemp("landing")
     counts = run_generate(f"file://{path}", DATE, days=DAYS + 1)
     return path, counts
@@ -39,30 +42,44 @@ def rewrite_day(spark, landing, day: str, transform):
     df.write.parquet(f"file://{folder}")
 
 
-def test_copies_the_window_into_raw_by_date(spark, landed, tmp_uri):
+def test_first_run_copies_every_day_the_run_needs(spark, landed, tmp_uri, capsys):
     src, counts = landed
     data = f"{tmp_uri}/data"
     saved = run_save(f"file://{src}", data, DATE, DAYS)
-    assert saved == {d: counts[d] for d in WINDOW}
+    assert sorted(f"TX_DATE={d}" for d in saved) == NEEDED
+    assert "backfilling 40 days" in capsys.readouterr().err
+    assert saved == {d: counts[d] for d in saved}
     raw = read_partitioned(spark, layout.raw_transactions(data), layout.TRANSACTION_SCHEMA)
     landing = read_partitioned(spark, layout.landing_transactions(f"file://{src}"), layout.TRANSACTION_SCHEMA)
-    assert raw.exceptAll(landing.where(landing.TX_DATE.isin(WINDOW))).count() == 0
+    assert raw.exceptAll(landing.where(landing.TX_DATE.isin(list(saved)))).count() == 0
     assert raw.count() == sum(saved.values())
     assert spark.read.parquet(layout.raw_customers(data)).count() == 60
     assert spark.read.parquet(layout.raw_terminals(data)).count() == 150
 
 
-def test_rerun_replaces_dates_and_keeps_the_others(spark, landed, tmp_uri):
-    src, counts = landed
-    data = f"{tmp_uri}/data"
-    run_save(f"file://{src}", data, "2024-06-11", DAYS)  # 06-09 .. 06-11
-    run_save(f"file://{src}", data, DATE, DAYS)  # 06-10 .. 06-12, overlapping two dates
-    run_save(f"file://{src}", data, DATE, DAYS)  # the same run again
-    raw = read_partitioned(spark, layout.raw_transactions(data), layout.TRANSACTION_SCHEMA)
+def test_later_runs_copy_only_new_or_changed_days_and_fill_gaps(spark, landing_copy, tmp_path, capsys):
+    landing, counts = landing_copy
+    data = tmp_path / "data"
+    run_save(f"file://{landing}", f"file://{data}", "2024-06-11", DAYS)
+    capsys.readouterr()
+    stored = tree(data)
+    assert run_save(f"file://{landing}", f"file://{data}", "2024-06-11", DAYS) == {}
+    assert tree(data) == stored, "a rerun with nothing new writes nothing"
+
+    # the next day is new; one stored day is gone (a gap); one landed day was generated again
+    shutil.rmtree(data / "raw" / "transactions" / "TX_DATE=2024-05-20")
+    rewrite_day(spark, landing, "2024-06-01", lambda df: df)
+    copied = run_save(f"file://{landing}", f"file://{data}", DATE, DAYS)
+    assert sorted(copied) == ["2024-05-20", "2024-06-01", "2024-06-12"]
+    err = capsys.readouterr().err
+    assert "gap: raw transactions missing for 1 day (2024-05-20); filling it" in err
+    assert "raw transactions of 1 day (2024-06-01) are outdated" in err
+    assert "adding 1 new day of raw transactions (2024-06-12)" in err
+    raw = read_partitioned(spark, layout.raw_transactions(f"file://{data}"), layout.TRANSACTION_SCHEMA)
     per_day = {r["TX_DATE"]: r["count"] for r in raw.groupBy("TX_DATE").count().collect()}
-    assert per_day == counts
+    assert per_day == {d: counts[d] for d in per_day} and len(per_day) == 41
     assert raw.select("TRANSACTION_ID").distinct().count() == raw.count()
-    assert list_names(spark, layout.raw_transactions(data)) == [f"TX_DATE={d}" for d in sorted(counts)]
+    assert list_names(spark, layout.raw_transactions(f"file://{data}")) == sorted(f"TX_DATE={d}" for d in per_day)
 
 
 @pytest.fixture()
@@ -89,7 +106,8 @@ def test_missing_landing_root_is_named(spark, saved_before, tmp_path):
 def test_missing_day_is_named(spark, landing_copy, saved_before):
     (landing, _), (data, snapshot) = landing_copy, saved_before
     shutil.rmtree(landing / "transactions" / "TX_DATE=2024-06-11")
-    expect_refusal(spark, landing, data, snapshot, "no landed transactions for 2024-06-11")
+    expect_refusal(spark, landing, data, snapshot,
+                   "no landed transactions for 1 day the run needs: 2024-06-11")
 
 
 def test_wrong_column_type_is_named(spark, landing_copy, saved_before):
@@ -131,13 +149,13 @@ def test_saves_into_a_real_hdfs_and_preprocess_reads_it(spark, landed, hdfs):
     src, counts = landed
     data = f"{hdfs}/user/fraud/data"
     saved = run_save(f"file://{src}", data, DATE, DAYS)
-    run_save(f"file://{src}", data, DATE, DAYS)  # idempotent on HDFS too
-    assert list_names(spark, layout.raw_transactions(data)) == [f"TX_DATE={d}" for d in WINDOW]
+    assert run_save(f"file://{src}", data, DATE, DAYS) == {}  # nothing new: nothing copied again
+    assert list_names(spark, layout.raw_transactions(data)) == NEEDED
     raw = read_partitioned(spark, layout.raw_transactions(data), layout.TRANSACTION_SCHEMA)
     assert raw.count() == sum(saved.values())
     assert not [n for n in list_names(spark, f"{hdfs}/user/fraud", include_hidden=True) if ".tmp-" in n]
 
     run_preprocess(data, DATE, DAYS)
     features = read_features(spark, data)
-    assert features.count() == sum(saved.values())
+    assert features.count() == sum(saved[d] for d in WINDOW)
     assert sorted(r["TX_DATE"] for r in features.select("TX_DATE").distinct().collect()) == WINDOW

@@ -133,10 +133,10 @@ def check_mlflow_runs(uri: str, experiment_name: str, registered_model: str, dat
 
     for run, tags in train_runs:
         metrics = {m["key"]: m["value"] for m in run["data"].get("metrics", [])}
-        for name in ("val_f1", "val_roc_auc", "val_average_precision", "val_f1_boot_ci_low",
-                     "val_f1_boot_ci_high"):
+        for name in ("test_f1", "test_roc_auc", "test_average_precision",
+                     "test_card_precision_top_100", "test_f1_boot_ci_low", "test_f1_boot_ci_high"):
             assert name in metrics, (tags.get("pipeline.model"), sorted(metrics))
-        assert 0.0 <= metrics["val_f1_boot_ci_low"] <= metrics["val_f1_boot_ci_high"] <= 1.0
+        assert 0.0 <= metrics["test_f1_boot_ci_low"] <= metrics["test_f1_boot_ci_high"] <= 1.0
         assert run["inputs"].get("dataset_inputs"), "the training data is logged as an input"
         # the model: a registered version whose source is this run
         version = tags["pipeline.registered_version"]

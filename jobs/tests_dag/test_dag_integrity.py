@@ -134,6 +134,24 @@ def test_dataproc_step_is_a_pyspark_job_with_code_from_the_bucket(config_file):
     assert args[:2] == ["--date", "2024-02-29"]
 
 
+def test_the_split_and_the_search_grids_come_from_config(config_file):
+    dag = load_dag(config_file, **BACKEND_CONFIGS["dataproc"], train_days=5, delay_days=3,
+                   test_days=4, validation_days=1, rf_grid={"max_depth": [6, 12], "max_bins": [512]})
+
+    def flags(step):
+        task = dag.get_task(step)
+        args = _render(task, task.args)
+        return {a: b for a, b in zip(args, args[1:]) if a.startswith("--")}
+
+    for step in ("generate", "save_to_hdfs", "preprocess"):
+        assert flags(step)["--days"] == "12", step  # the run's days: 5 + 3 + 4
+    rf, lr = flags("train_rf"), flags("train_lr")
+    split = {"--train-days": "5", "--delay-days": "3", "--test-days": "4", "--validation-days": "1"}
+    assert {k: rf[k] for k in split} == split == {k: lr[k] for k in split}
+    assert rf["--max-depth"] == "6,12" and rf["--max-bins"] == "512"
+    assert "--max-depth" not in lr and "--reg-param" in lr  # the default LR grid
+
+
 @pytest.mark.parametrize(
     "fields, named",
     [
@@ -142,6 +160,9 @@ def test_dataproc_step_is_a_pyspark_job_with_code_from_the_bucket(config_file):
         ({"backend": "local", "jobs_uri": ""}, "jobs_uri"),
         ({"backend": "local", "jobs_uri": "/j", "retries": -1}, "retries"),
         ({"backend": "local", "jobs_uri": "/j", "shedule": "@daily"}, "shedule"),
+        ({"backend": "local", "jobs_uri": "/j", "rf_grid": {"max_bins": [1]}}, "rf_grid max_bins: bad value 1"),
+        ({"backend": "local", "jobs_uri": "/j", "lr_grid": {"depth": [3]}}, "lr_grid: unknown key(s) depth"),
+        ({"backend": "local", "jobs_uri": "/j", "validation_days": 7}, "validation_days (7)"),
     ],
 )
 def test_a_bad_config_is_an_import_error_naming_the_problem(config_file, fields, named):
