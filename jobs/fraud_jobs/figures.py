@@ -196,5 +196,5 @@ def pr_figure(curve: tuple[Sequence[float], Sequence[float], Sequence[float]], t
     ax.set_ylabel("precision: share of the flagged transactions that are fraud (0 to 1)")
     ax.set_title(texts.title, fontsize=11)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=9, loc="lower left")
+    ax.legend(fontsize=9, loc="best")  # away from the curve: a weak model runs along the bottom
     return fig
