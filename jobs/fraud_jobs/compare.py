@@ -8,7 +8,9 @@ reported beside it, labelled as such; it never decides (see fraud_jobs.evaluate)
 
 MLflow: a separate comparison run in the experiment (tags pipeline.step=compare,
 pipeline.logical_date=D, pipeline.lr_run_id / pipeline.rf_run_id) with params, metrics, the
-report `comparison/report.json` and the figure `comparison/bootstrap_f1.png`. When, and only when,
+report `comparison/report.json` and the figure `comparison/bootstrap_f1.png` (fraud_jobs.figures:
+both bootstrap distributions, the difference with its CI, the verdict; titled with the test days
+of the train runs, read from their `test_dates` params). When, and only when,
 the verdict says the random forest is better, its model version gets the `champion` alias in the
 registered model (--registered-model); the version is also tagged with the comparison's p-value.
 The summary goes to stdout.
@@ -21,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from fraud_jobs import evaluate, mlflow_auth, tracking
+from fraud_jobs import evaluate, figures, mlflow_auth, tracking
 from fraud_jobs.bootstrap import MODEL_A, MODEL_B, bootstrap_json_path
 from fraud_jobs.common import (
     JobArgumentParser,
@@ -35,43 +37,30 @@ from fraud_jobs.common import (
     spark_session,
     uri_arg,
 )
-from fraud_jobs.train import MODELS, TAG_DATE, TAG_STEP
+from fraud_jobs.train import MODELS, PARAM_TEST_DATES, TAG_DATE, TAG_STEP
 
 CHAMPION_ALIAS = "champion"
 REPORT_ARTIFACT = "comparison/report.json"
 FIGURE_ARTIFACT = "comparison/bootstrap_f1.png"
 
 
-def figure(draws: np.ndarray, result: evaluate.Comparison):
-    import matplotlib
+def train_test_dates(client, lr_info: dict, rf_info: dict) -> str:
+    """The test days both train runs were scored on (their `test_dates` param), for the figure."""
+    spans = {}
+    for key, info in ((MODEL_A, lr_info), (MODEL_B, rf_info)):
+        try:
+            spans[key] = client.get_run(str(info.get("run_id"))).data.params[PARAM_TEST_DATES]
+        except KeyError:
+            raise JobError(f"the {MODELS[key]} run {info.get('run_id')} has no {PARAM_TEST_DATES} param") from None
+    if spans[MODEL_A] != spans[MODEL_B]:
+        raise JobError(f"the two train runs were tested on different days: {MODELS[MODEL_A]} "
+                       f"{spans[MODEL_A]}, {MODELS[MODEL_B]} {spans[MODEL_B]}")
+    return spans[MODEL_B]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    star_a, star_b = evaluate.f1_pair(draws)
-    diff = star_b - star_a
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    bins = 60
-    for star, res, name, color in ((star_a, result.model_a, MODELS[MODEL_A], "tab:blue"),
-                                   (star_b, result.model_b, MODELS[MODEL_B], "tab:green")):
-        left.hist(star, bins=bins, alpha=0.5, color=color,
-                  label=f"{name}: {res.f1:.3f} [{res.ci_low:.3f}, {res.ci_high:.3f}]")
-        left.axvline(res.f1, color=color)
-    left.set_xlabel("F1 (fraud class)")
-    left.set_ylabel("bootstrap replicates")
-    left.set_title(f"Bootstrap distributions of F1 (B = {result.n_boot})")
-    left.legend(fontsize=8)
-    right.hist(diff, bins=bins, color="tab:purple", alpha=0.6)
-    right.axvspan(result.diff_ci_low, result.diff_ci_high, color="tab:purple", alpha=0.15,
-                  label=f"{result.confidence:.0%} CI [{result.diff_ci_low:+.3f}, "
-                        f"{result.diff_ci_high:+.3f}]")
-    right.axvline(result.diff, color="tab:purple", label=f"observed {result.diff:+.3f}")
-    right.axvline(0.0, color="black", linestyle="--", label="no difference")
-    right.set_xlabel("F1(random forest) - F1(logistic regression)")
-    right.set_title(f"Paired difference: p = {result.p_value:.4g}")
-    right.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+def figure(draws: np.ndarray, result: evaluate.Comparison, test_dates: str):
+    return figures.comparison_figure(draws, result, MODELS[MODEL_A], MODELS[MODEL_B], test_dates,
+                                     figures.COLORS[MODEL_A], figures.COLORS[MODEL_B])
 
 
 def summary_text(result: evaluate.Comparison, logical_date: str) -> str:
@@ -151,6 +140,7 @@ def run(args: argparse.Namespace) -> dict:
     mlflow.set_tracking_uri(args.mlflow_uri)
     tracking.use_experiment(args.experiment)
     client = mlflow.MlflowClient()
+    test_dates = report["test_dates"] = train_test_dates(client, lr_info, rf_info)
     tags = {TAG_DATE: logical_date, TAG_STEP: "compare",
             "pipeline.lr_run_id": str(lr_info.get("run_id")),
             "pipeline.rf_run_id": str(rf_info.get("run_id")),
@@ -182,11 +172,7 @@ def run(args: argparse.Namespace) -> dict:
             client.set_model_version_tag(args.registered_model, str(version),
                                          "comparison_p_value", f"{result.p_value:.6g}")
         mlflow.log_dict(report, REPORT_ARTIFACT)
-        fig = figure(draws, result)
-        mlflow.log_figure(fig, FIGURE_ARTIFACT)
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+        figures.log_figure(figure(draws, result, test_dates), FIGURE_ARTIFACT)
         report["comparison_run_id"] = active.info.run_id
 
     print(summary_text(result, logical_date), flush=True)

@@ -15,6 +15,8 @@ number of rows (the days, at most k * days cards a day, or a fixed number of sco
   compromised in a day's top k is removed from the later days.
 - Positive-class F1, precision and recall of the model's 0/1 predictions; the decision threshold
   they use is chosen where F1 is best on validation rows (`best_threshold`).
+- The precision-recall curve (`pr_curve`) at the same thresholds the decision threshold is chosen
+  from, for the figure of each train run.
 """
 
 from __future__ import annotations
@@ -107,27 +109,35 @@ def f1_from_counts(tp: int, fp: int, fn: int) -> dict[str, float]:
     }
 
 
-def best_threshold(scored, score: str = "score") -> tuple[float, float]:
-    """(threshold, its F1): the t = j / THRESHOLD_STEPS (0 < j < THRESHOLD_STEPS) with the highest
-    positive-class F1 of `score > t`; among equally good ones the middle one.
-
-    One aggregation into at most THRESHOLD_STEPS + 1 bins: bin b holds the scores in
-    (b / STEPS, (b + 1) / STEPS], so `score > j / STEPS` is exactly `bin >= j`."""
+def score_bins(scored, score: str = "score", steps: int = THRESHOLD_STEPS
+               ) -> tuple[list[int], list[int], int, int]:
+    """(frauds per bin, legitimate rows per bin, all frauds, all legitimate rows) of `score` in
+    `steps` bins, from one aggregation into at most steps + 1 rows: bin b holds the scores in
+    (b / steps, (b + 1) / steps], so `score > j / steps` is exactly `bin >= j`. A score of 0 is
+    above no threshold: it is in no bin, though it counts in the totals."""
     from pyspark.sql import functions as F
 
-    steps = THRESHOLD_STEPS
-    bins = (scored.withColumn("bin", F.ceil(F.col(score) * steps).cast("long") - 1)
+    rows = (scored.withColumn("bin", F.ceil(F.col(score) * steps).cast("long") - 1)
             .groupBy("bin").agg(F.sum(F.col("label").cast("long")).alias("pos"),
                                 F.count(F.lit(1)).alias("n"))
             .collect())  # at most steps + 1 rows
     pos, neg = [0] * steps, [0] * steps
-    total_pos = 0
-    for r in bins:
+    total_pos = total_neg = 0
+    for r in rows:
         total_pos += int(r["pos"])
-        if r["bin"] >= 0:  # (a score of 0 is in bin -1: above no threshold)
+        total_neg += int(r["n"]) - int(r["pos"])
+        if r["bin"] >= 0:
             b = min(int(r["bin"]), steps - 1)
             pos[b] += int(r["pos"])
             neg[b] += int(r["n"]) - int(r["pos"])
+    return pos, neg, total_pos, total_neg
+
+
+def best_threshold(scored, score: str = "score") -> tuple[float, float]:
+    """(threshold, its F1): the t = j / THRESHOLD_STEPS (0 < j < THRESHOLD_STEPS) with the highest
+    positive-class F1 of `score > t`; among equally good ones the middle one."""
+    steps = THRESHOLD_STEPS
+    pos, neg, total_pos, _ = score_bins(scored, score, steps)
     f1_at = {}
     tp = fp = 0
     for j in range(steps - 1, 0, -1):  # threshold j / steps: the bins >= j are predicted fraud
@@ -137,6 +147,38 @@ def best_threshold(scored, score: str = "score") -> tuple[float, float]:
     best = max(f1_at.values())
     at_best = sorted(j for j, f in f1_at.items() if f == best)
     return at_best[len(at_best) // 2] / steps, best
+
+
+def pr_points(pos: list[int], neg: list[int], total_pos: int, total_neg: int
+              ) -> tuple[list[float], list[float], list[float]]:
+    """(thresholds, precision, recall) of `score > t`, highest t first, from score_bins' counts:
+    one point per non-empty bin (t = j / steps), and a last one with t = -inf (every row flagged)
+    when some rows scored exactly 0. Recall rises along the points; the curve starts at the top bin
+    (no invented end point), so summing (recall step) x precision gives sklearn's AP."""
+    steps = len(pos)
+    thresholds, precision, recall = [], [], []
+    tp = fp = 0
+
+    def point(t: float) -> None:
+        thresholds.append(t)
+        precision.append(tp / (tp + fp))
+        recall.append(tp / total_pos if total_pos else 0.0)
+
+    for j in range(steps - 1, -1, -1):
+        if pos[j] or neg[j]:
+            tp += pos[j]
+            fp += neg[j]
+            point(j / steps)
+    if (tp, fp) != (total_pos, total_neg):
+        tp, fp = total_pos, total_neg
+        point(float("-inf"))
+    return thresholds, precision, recall
+
+
+def pr_curve(scored, score: str = "score") -> tuple[list[float], list[float], list[float]]:
+    """The precision-recall curve of scored rows at the thresholds the decision threshold is chosen
+    from (j / THRESHOLD_STEPS), from one bounded aggregation (see score_bins), whatever the rows."""
+    return pr_points(*score_bins(scored, score))
 
 
 def summary(scored, prefix: str, k: int | None = 100, score: str = "score",

@@ -25,6 +25,8 @@ MLflow (tracking URI --mlflow-uri; credentials only from MLFLOW_TRACKING_USERNAM
   - the parent's params (split, grid, decision_threshold) and metrics: train_*, validation_*
     (the chosen candidate) and test_*: roc_auc, average_precision, card_precision_top_100, and
     the positive-class f1, precision, recall (fraud_jobs.metrics), rows, positives;
+  - the precision-recall curve on the test rows, its AP and the decision threshold's point marked:
+    the artifact pr_curve.png (fraud_jobs.figures);
   - the features table as dataset inputs ("training" and "testing" contexts);
   - the fitted PipelineModel (VectorAssembler -> StandardScaler -> classifier, its threshold set)
     via mlflow.spark.log_model(..., "model", signature=...), registered under ONE registered model
@@ -72,6 +74,9 @@ TAG_STEP = "pipeline.step"
 TAG_VERSION = "pipeline.registered_version"
 TAG_REGISTERED = "pipeline.registered_model"
 VERSION_TAG_MODEL = "model_type"
+# the param naming the test days (first..last), which the comparison figure's title reads
+PARAM_TEST_DATES = "test_dates"
+PR_CURVE_ARTIFACT = "pr_curve.png"
 
 PREDICTION_COLUMNS = (layout.KEY_COLUMN, layout.DATE_COLUMN, "label", "prediction", "probability")
 # the weight column the `balanced` class weighting fits with (weightCol "" = every row weighs 1)
@@ -182,7 +187,7 @@ def model_params(model: str, args: argparse.Namespace, split: SplitSpec,
         "train_dates": span(dates["train"]),
         "search_fit_dates": span(dates["fit"]),
         "search_validation_dates": span(dates["validation"]),
-        "test_dates": span(dates["test"]),
+        PARAM_TEST_DATES: span(dates["test"]),
         "scaler": "StandardScaler(withMean, withStd)",
         "search_grid": json.dumps({k: list(getattr(args, k)) for k in GRID_KEYS[model]}),
         "search_metric": "validation average_precision",
@@ -268,6 +273,24 @@ def scored(predictions):
     from pyspark.ml.functions import vector_to_array
 
     return predictions.withColumn("score", vector_to_array("probability")[1])
+
+
+def log_pr_curve(model: str, scored_test, results: dict, threshold: float, test_dates: str) -> None:
+    """The model's precision-recall curve on the test rows as the run's PR_CURVE_ARTIFACT.
+
+    The curve comes from one aggregation of the (cached) scored test rows into score bins
+    (metrics.pr_curve): a bounded collect whatever the size of the test week. The AP in the legend
+    and the decision threshold's point are the run's own test metrics."""
+    from fraud_jobs import figures
+
+    rows, positives = int(results["test_rows"]), int(results["test_positives"])
+    texts = figures.pr_texts(MODELS[model], test_dates, rows, positives,
+                             results["test_average_precision"], threshold,
+                             results["test_precision"], results["test_recall"], results["test_f1"])
+    fig = figures.pr_figure(metrics.pr_curve(scored_test), texts,
+                            (results["test_precision"], results["test_recall"]),
+                            positives / rows, figures.COLORS[model])
+    figures.log_figure(fig, PR_CURVE_ARTIFACT)
 
 
 def model_pip_requirements() -> list[str]:
@@ -385,7 +408,8 @@ def run(args: argparse.Namespace) -> dict:
     tags = {TAG_DATE: logical_date, TAG_MODEL: model, TAG_STEP: "train"}
     features_path = layout.features(args.data_root)
     with mlflow.start_run(run_name=f"{model}-{logical_date}", tags=tags) as active:
-        mlflow.log_params(model_params(model, args, split, dates))
+        params = model_params(model, args, split, dates)
+        mlflow.log_params(params)
         for context, frame, part in (("training", train, "train"), ("testing", test, "test")):
             dataset = mlflow.data.from_spark(
                 frame.select(*layout.FEATURE_COLUMNS, "label"), path=features_path,
@@ -427,6 +451,7 @@ def run(args: argparse.Namespace) -> dict:
             "test_rows_of_known_compromised_cards_removed": float(removed),
         }
         mlflow.log_metrics(results)
+        log_pr_curve(model, scored_test, results, threshold, params[PARAM_TEST_DATES])
 
         out = predictions_path(args.data_root, logical_date, model)
         predictions = scored_test.select(

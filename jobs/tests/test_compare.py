@@ -172,6 +172,51 @@ def test_comparison_run_has_the_report_and_figure_and_the_champion_alias(pipelin
     assert champion.tags["model_type"] == "rf"
 
 
+def png_dimensions(path) -> tuple[int, int]:
+    """(width, height) of a PNG file, after Pillow checked it is a whole, valid PNG."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        image.verify()
+    with Image.open(path) as image:
+        image.load()  # decodes every pixel: a truncated file fails here
+        return image.size
+
+
+def test_each_train_run_logs_its_precision_recall_curve_as_a_png(pipeline, tmp_path):
+    client = client_for(pipeline)
+    for model in ("lr", "rf"):
+        run_id = pipeline[model]["run_id"]
+        assert train.PR_CURVE_ARTIFACT in {a.path for a in client.list_artifacts(run_id)}
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=train.PR_CURVE_ARTIFACT,
+                                                   dst_path=str(tmp_path / model))
+        width, height = png_dimensions(path)
+        assert 600 <= width <= 2000 and 400 <= height <= 2000, (model, width, height)
+        assert 20_000 < os.path.getsize(path) < 2_000_000
+
+
+def test_the_comparison_figure_is_the_one_its_numbers_draw_titled_with_the_test_days(pipeline, tmp_path):
+    """The logged PNG is byte for byte what fraud_jobs.figures draws from the step's own numbers:
+    a rerun on the same counts logs the same picture (no timestamp or version in the file)."""
+    from fraud_jobs import figures
+
+    client_for(pipeline)
+    report = pipeline["compare"]
+    assert report["test_dates"] == "2024-04-06..2024-04-07"
+    path = mlflow.artifacts.download_artifacts(run_id=report["comparison_run_id"],
+                                               artifact_path=compare.FIGURE_ARTIFACT,
+                                               dst_path=str(tmp_path))
+    width, height = png_dimensions(path)
+    assert 800 <= width <= 2500 and 500 <= height <= 2000, (width, height)
+    counts = evaluate.counts_from_dict(report["counts"])
+    draws = evaluate.bootstrap_counts(counts, report["n_boot"], report["seed"])
+    result = evaluate.compare(counts, n_boot=report["n_boot"], seed=report["seed"],
+                              alpha=report["alpha"], level=report["confidence"], draws=draws)
+    with open(path, "rb") as fh:
+        assert fh.read() == figures.png_bytes(compare.figure(draws, result, report["test_dates"]))
+
+
 def test_a_tie_sets_no_alias(pipeline, spark, capsys):
     client = client_for(pipeline)
     client.delete_registered_model_alias(MODEL_NAME, compare.CHAMPION_ALIAS)

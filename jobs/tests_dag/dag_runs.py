@@ -143,6 +143,7 @@ def check_mlflow_runs(uri: str, experiment_name: str, registered_model: str, dat
         mv = mlflow_get(uri, "model-versions/get", name=registered_model, version=version)["model_version"]
         assert mv["run_id"] == run["info"]["run_id"]
         assert mv["status"] == "READY"
+        assert "pr_curve.png" in artifact_paths(uri, run["info"]["run_id"]), "the PR curve figure"
 
     compare = by_step.get(("compare", None))
     assert compare is not None, sorted(by_step)
