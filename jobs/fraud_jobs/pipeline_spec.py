@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
@@ -416,6 +417,9 @@ class PipelineConfig:
     task_timeout_minutes: int = 60
 
     def __post_init__(self) -> None:
+        types = _config_types()
+        for f in fields(self):
+            _check_type(f.name, getattr(self, f.name), types[f.name])
         for name, choices in CONFIG_CHOICES.items():
             if getattr(self, name) not in choices:
                 raise ValueError(f"config {name} {getattr(self, name)!r} is not one of {', '.join(choices)}")
@@ -470,6 +474,29 @@ class PipelineConfig:
             raise ValueError(f"no pipeline config: set ${CONFIG_ENV} to the config file's path")
         with open(path, encoding="utf-8") as fh:
             return cls.from_mapping(json.load(fh))
+
+
+def _config_types() -> Mapping[str, Any]:
+    """PipelineConfig's field types (the JSON schema's types come from the same hints)."""
+    return typing.get_type_hints(PipelineConfig, globalns=globals())
+
+
+_SCALAR_NAMES = {str: "a string", bool: "true or false", int: "an integer", float: "a number"}
+
+
+def _check_type(name: str, value: Any, hint: Any) -> None:
+    """A config value's JSON type against its field's type: scalars and string maps (the grids and
+    the per-run cluster spec are checked by check_grid and ClusterSpec)."""
+    if hint in _SCALAR_NAMES:
+        if hint is bool:
+            ok = isinstance(value, bool)
+        else:  # a JSON number may be written without a fraction; true is no number
+            ok = isinstance(value, (int, float) if hint is float else hint) and not isinstance(value, bool)
+        if not ok:
+            raise ValueError(f"config {name} must be {_SCALAR_NAMES[hint]}, got {value!r}")
+    elif hint == Mapping[str, str]:
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ValueError(f"config {name} must be an object of strings, got {value!r}")
 
 
 def parse_date(value: str) -> _dt.date:

@@ -74,3 +74,19 @@ def test_local_config_refuses_a_bad_override_and_keeps_the_old_file(tmp_path):
         assert run.stderr.startswith("error: ") and message in run.stderr
         assert (tmp_path / "pipeline.json").read_text() == "{}"
     assert local_config("/w", "u", "/v", ["seed=7"])["seed"] == 7
+
+
+def test_the_loader_checks_the_types_the_schema_states():
+    types = {k: v["type"] for k, v in pipeline_schema.pipeline_config_schema()["properties"].items() if "type" in v}
+    assert (types["customers"], types["radius"], types["schedule"], types["env"]) == ("integer", "number", "string", "object")
+    for bad, message in ((dict(customers="many"), "config customers must be an integer, got 'many'"),
+                         (dict(radius=True), "config radius must be a number, got True"),
+                         (dict(schedule=5), "config schedule must be a string, got 5"),
+                         (dict(env={"PATH": 1}), "config env must be an object of strings")):
+        try:
+            PipelineConfig(**bad)
+        except ValueError as exc:
+            assert message in str(exc)
+        else:
+            raise AssertionError(f"{bad} was accepted")
+    assert PipelineConfig(radius=3).radius == 3  # a JSON number without a fraction is a number
