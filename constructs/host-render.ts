@@ -7,7 +7,7 @@ import { HostFile, HostSpec } from "../cloud-init/host-spec";
 import { AptMirrors } from "./apt-mirrors";
 import { renderCloudConfig } from "../cloud-init/render";
 import { FLEET } from "./fleet-versions";
-import { readUnitsFile, renderTemplate } from "./host-templates";
+import { readLockboxClient, readUnitsFile, renderTemplate } from "./host-templates";
 import { PipelineConfigJson, pipelineConfigProblems } from "./pipeline-contract";
 import { adminUserProblem, DEFAULT_ADMIN_USER, sshPublicKeyProblem } from "./ssh-key";
 
@@ -294,10 +294,11 @@ function nginxSite(name: string, title: string, port: number, maxBodySize: strin
   });
 }
 
-/** Files both VMs get: the Lockbox reader and the staged nginx hardening drop-in. */
+/** Files both VMs get: the Lockbox reader (and the client it imports) and the staged nginx hardening drop-in. */
 function commonFiles(): HostFile[] {
   return [
     { path: `${LIB_DIR}/ycm-lockbox`, content: readUnitsFile("boot/ycm-lockbox.py"), permissions: "0755" },
+    { path: `${LIB_DIR}/lockbox_client.py`, content: readLockboxClient() },
     { path: `${LIB_DIR}/wait-for-url`, content: readUnitsFile("boot/wait-for-url.sh"), permissions: "0755" },
     { path: NGINX_DROPIN_STAGED, content: renderTemplate("systemd/nginx-hardening.conf.ejs", {}) },
   ];
