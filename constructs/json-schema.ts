@@ -76,7 +76,8 @@ export function schemaProblems(schema: JsonSchema, value: unknown, where: string
     }
     for (const r of schema.required ?? []) if (!(r in value)) out.push(`${where}: missing key "${r}"`);
     for (const k of keys) {
-      const sub = schema.properties?.[k] ?? schema.additionalProperties;
+      // own keys only: a config key "constructor" must not find Object.prototype's
+      const sub = schema.properties && Object.hasOwn(schema.properties, k) ? schema.properties[k] : schema.additionalProperties;
       if (sub === false) out.push(`${where}: unknown key "${k}"`);
       else if (sub !== undefined && sub !== true) out.push(...schemaProblems(sub, value[k], `${where}.${k}`));
     }

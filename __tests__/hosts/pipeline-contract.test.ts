@@ -47,6 +47,7 @@ function withKey(config: Record<string, any>, keyPath: string, value: unknown): 
 // each: a change, and the words the TypeScript problem must contain (the key path and the value)
 const BAD: [string, unknown, RegExp][] = [
   ["clusterid", "x", /pipeline config: unknown key "clusterid"/],
+  ["constructor", "x", /pipeline config: unknown key "constructor"/],
   ["backend", "spark", /pipeline config\.backend: "spark" is not one of "dataproc", "ssh", "local"/],
   ["customers", "many", /pipeline config\.customers: expected integer, got "many"/],
   ["retries", -1, /pipeline config\.retries: -1 is below the minimum 0/],
