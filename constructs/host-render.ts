@@ -7,7 +7,8 @@ import { HostFile, HostSpec } from "../cloud-init/host-spec";
 import { AptMirrors } from "./apt-mirrors";
 import { renderCloudConfig } from "../cloud-init/render";
 import { FLEET } from "./fleet-versions";
-import { readUnitsFile, renderTemplate } from "./host-templates";
+import { readLockboxClient, readUnitsFile, renderTemplate } from "./host-templates";
+import { PipelineConfigJson, pipelineConfigProblems } from "./pipeline-contract";
 import { adminUserProblem, DEFAULT_ADMIN_USER, sshPublicKeyProblem } from "./ssh-key";
 
 /** One entry of a Lockbox secret: the VM reads it at boot with its service account. */
@@ -112,8 +113,8 @@ export interface AirflowHostParams extends CommonHostParams {
   readonly jwtSecret: LockboxEntryRef;
   /** Lockbox entry of [api] secret_key. */
   readonly apiSecretKey: LockboxEntryRef;
-  /** The pipeline config (keys of PipelineConfig in jobs/fraud_jobs/pipeline_spec.py). */
-  readonly pipelineConfig: Readonly<Record<string, unknown>>;
+  /** The pipeline config (checked against jobs/pipeline-config.schema.json, PipelineConfig's schema). */
+  readonly pipelineConfig: PipelineConfigJson;
   /** DAG files for the dags folder: file name -> content (jobs/dags/*.py). */
   readonly dagFiles: Readonly<Record<string, string>>;
   /** Content of jobs/fraud_jobs/pipeline_spec.py (placed next to the DAG). */
@@ -293,10 +294,11 @@ function nginxSite(name: string, title: string, port: number, maxBodySize: strin
   });
 }
 
-/** Files both VMs get: the Lockbox reader and the staged nginx hardening drop-in. */
+/** Files both VMs get: the Lockbox reader (and the client it imports) and the staged nginx hardening drop-in. */
 function commonFiles(): HostFile[] {
   return [
     { path: `${LIB_DIR}/ycm-lockbox`, content: readUnitsFile("boot/ycm-lockbox.py"), permissions: "0755" },
+    { path: `${LIB_DIR}/lockbox_client.py`, content: readLockboxClient() },
     { path: `${LIB_DIR}/wait-for-url`, content: readUnitsFile("boot/wait-for-url.sh"), permissions: "0755" },
     { path: NGINX_DROPIN_STAGED, content: renderTemplate("systemd/nginx-hardening.conf.ejs", {}) },
   ];
@@ -361,14 +363,6 @@ export function renderMlflowHost(p: MlflowHostParams): RenderedHost {
   return { name: "mlflow", spec: s, userData: renderCloudConfig(s), units };
 }
 
-/** Field names of PipelineConfig, read from pipeline_spec.py (the DAG/jobs contract). */
-export function pipelineConfigKeys(pipelineSpec: string): string[] {
-  const body = pipelineSpec.split(/^class PipelineConfig\b.*$/m)[1];
-  if (body === undefined) throw new Error("pipeline_spec.py has no `class PipelineConfig`");
-  const classBody = body.split(/^\S/m)[0];
-  return [...classBody.matchAll(/^ {4}([a-z_][a-z0-9_]*): /gm)].map((m) => m[1]);
-}
-
 export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
   checkCommon(p);
   const h = p.hostname;
@@ -376,9 +370,8 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
   if (!/^[A-Za-z0-9_.-]+$/.test(p.folderId) && !p.folderId.startsWith("${TfToken[")) fail(h, "bad folder id", p.folderId);
   const workers = p.apiWorkers ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > 32) fail(h, "bad api-server workers count", workers);
-  const known = pipelineConfigKeys(p.pipelineSpec);
-  const unknown = Object.keys(p.pipelineConfig).filter((k) => !known.includes(k));
-  if (unknown.length > 0) fail(h, "unknown pipeline config key(s) (see PipelineConfig in pipeline_spec.py):", unknown);
+  const problems = pipelineConfigProblems(p.pipelineConfig);
+  if (problems.length > 0) fail(h, "the pipeline config does not match the jobs' schema (jobs/pipeline-config.schema.json):", problems);
   const dagNames = Object.keys(p.dagFiles);
   if (dagNames.length === 0) fail(h, "no DAG files given (expected jobs/dags/*.py), got", dagNames);
   for (const n of dagNames) {

@@ -23,6 +23,14 @@ export function renderTemplate(relPath: string, data: Record<string, unknown>): 
   return ejs.render(fs.readFileSync(file, "utf8"), data, { filename: file, escape: lineSafe, async: false });
 }
 
+/**
+ * The project's one Lockbox client (jobs/fraud_jobs/lockbox_client.py): the jobs ship it in
+ * fraud_jobs.zip, the VMs get it next to their boot reader (units/boot/ycm-lockbox.py imports it).
+ */
+export function readLockboxClient(): string {
+  return fs.readFileSync(path.resolve(__dirname, "..", "jobs", "fraud_jobs", "lockbox_client.py"), "utf8");
+}
+
 /** A file of units/ taken as is (not a template). */
 export function readUnitsFile(relPath: string): string {
   return fs.readFileSync(path.join(UNITS_DIR, relPath), "utf8");

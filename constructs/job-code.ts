@@ -1,8 +1,8 @@
+import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as zlib from "zlib";
 import { Construct } from "constructs";
 import { AssetType, TerraformAsset } from "cdktf";
 import { StorageObject } from "../.gen/providers/yandex/storage-object";
@@ -22,82 +22,56 @@ export interface JobCodeProps {
   readonly keyPrefix?: string;
 }
 
-/** One file of a zip archive. */
-export interface ZipEntry {
-  readonly name: string;
-  readonly data: Buffer;
+// the Python the project requires (README); build_zip.py needs only its standard library
+const PYTHON = "python3";
+
+/** Every file under `dir` (recursively), sorted: what the archive can depend on. */
+function allFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
 }
 
-// a fixed timestamp (1980-01-01 00:00, the DOS epoch) keeps the archive byte-identical for
-// identical sources, so an unchanged package is never re-uploaded.
-const DOS_TIME = 0;
-const DOS_DATE = (0 << 9) | (1 << 5) | 1;
+const packageCache = new Map<string, Buffer>();
 
-/** Builds a deflated zip archive, entries in the given order, with fixed timestamps. */
-export function buildZip(entries: readonly ZipEntry[]): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const name = Buffer.from(e.name, "utf8");
-    const compressed = zlib.deflateRawSync(e.data, { level: 9 });
-    const crc = zlib.crc32(e.data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4); // version needed
-    local.writeUInt16LE(0x0800, 6); // UTF-8 names
-    local.writeUInt16LE(8, 8); // deflate
-    local.writeUInt16LE(DOS_TIME, 10);
-    local.writeUInt16LE(DOS_DATE, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(compressed.length, 18);
-    local.writeUInt32LE(e.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
-    locals.push(local, name, compressed);
-
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE((3 << 8) | 20, 4); // made by: unix
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x0800, 8);
-    central.writeUInt16LE(8, 10);
-    central.writeUInt16LE(DOS_TIME, 12);
-    central.writeUInt16LE(DOS_DATE, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(compressed.length, 20);
-    central.writeUInt32LE(e.data.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE((0o100644 << 16) >>> 0, 38); // regular file, rw-r--r--
-    central.writeUInt32LE(offset, 42);
-    centrals.push(central, name);
-    offset += local.length + name.length + compressed.length;
-  }
-  const centralSize = centrals.reduce((n, b) => n + b.length, 0);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(centralSize, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, ...centrals, end]);
-}
-
-/** Python sources under `dir` (recursively, sorted, no caches), relative to `dir`. */
-export function pythonSources(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string) => {
-    for (const ent of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const r = rel ? `${rel}/${ent.name}` : ent.name;
-      if (ent.isDirectory()) {
-        if (ent.name !== "__pycache__" && !ent.name.startsWith(".")) walk(r);
-      } else if (ent.isFile() && ent.name.endsWith(".py")) {
-        out.push(r);
-      }
+/**
+ * `fraud_jobs.zip` as the jobs' own builder makes it (`jobs/build_zip.py`, which the local runner
+ * uses too): one builder, so the cloud and `make demo` run the same archive. Deterministic (same
+ * sources, same bytes). Memoized in-process by the content of the builder and the package folder,
+ * since one test process synthesizes many stacks.
+ */
+export function buildJobPackage(jobsDir: string): Buffer {
+  const builder = path.join(jobsDir, "build_zip.py");
+  const packageDir = path.join(jobsDir, "fraud_jobs");
+  const key = crypto.createHash("sha256").update(fs.readFileSync(builder));
+  for (const f of allFiles(packageDir)) key.update(`${path.relative(packageDir, f)}\0`).update(fs.readFileSync(f)).update("\0");
+  const digest = key.digest("hex");
+  const cached = packageCache.get(digest);
+  if (cached) return cached;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "yc-mlops-build-zip-"));
+  try {
+    const out = path.join(dir, "fraud_jobs.zip");
+    const run = spawnSync(PYTHON, [builder, out], { encoding: "utf8" });
+    if (run.error || run.status !== 0) {
+      throw new Error(`job code: ${PYTHON} ${builder} failed (${run.error?.message ?? `exit ${run.status}`}): ${run.stderr ?? ""}`.trim());
     }
-  };
-  walk("");
-  return out;
+    const zip = fs.readFileSync(out);
+    packageCache.set(digest, zip);
+    return zip;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The spark-submit main files: `<jobsDir>/entrypoints/*.py` (the local runner copies the same glob). */
+export function entrypointFiles(jobsDir: string): string[] {
+  const dir = path.join(jobsDir, "entrypoints");
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith(".py") && !e.name.startsWith("."))
+    .map((e) => e.name)
+    .sort();
 }
 
 /**
@@ -105,7 +79,7 @@ export function pythonSources(dir: string): string[] {
  * every `jobs/entrypoints/*.py` as its own object (the spark-submit main files), and the
  * `fraud_jobs` package as `fraud_jobs.zip` (passed to Spark as a py-file).
  *
- * The zip is built at synth time, deterministically. All objects go under a release folder named
+ * The zip is built at synth time by the jobs' own builder (jobs/build_zip.py), deterministically. All objects go under a release folder named
  * by the hash of their contents: the DAG's config names that folder, so the DAG on the Airflow VM
  * and the code it submits always come from the same synth, and a code change is a new folder (and
  * so a new Airflow VM spec) rather than new bytes under names a running DAG already uses.
@@ -117,6 +91,8 @@ export class JobCode extends Construct {
   public readonly packageUri: string;
   /** Content hash of this release of the code (16 hex digits; the folder name). */
   public readonly release: string;
+  /** The archive uploaded as `fraud_jobs.zip` (a local file, content-addressed). */
+  public readonly packageFile: string;
   /** Object keys uploaded, in order. */
   public readonly objectKeys: readonly string[];
   /** The uploaded objects (whatever submits jobs with this code depends on them). */
@@ -128,10 +104,8 @@ export class JobCode extends Construct {
     const packageDir = path.join(props.jobsDir, "fraud_jobs");
     if (!fs.existsSync(packageDir)) throw new Error(`job code: package folder ${packageDir} does not exist`);
 
-    const entrypoints = fs.existsSync(entrypointsDir) ? pythonSources(entrypointsDir).filter((f) => !f.includes("/")) : [];
-    const zip = buildZip(
-      pythonSources(packageDir).map((f) => ({ name: `fraud_jobs/${f}`, data: fs.readFileSync(path.join(packageDir, f)) })),
-    );
+    const entrypoints = entrypointFiles(props.jobsDir);
+    const zip = buildJobPackage(props.jobsDir);
     // the release: names and contents of everything uploaded
     const release = crypto.createHash("sha256");
     for (const f of entrypoints) release.update(`entrypoints/${f}\0`).update(fs.readFileSync(path.join(entrypointsDir, f))).update("\0");
@@ -166,6 +140,7 @@ export class JobCode extends Construct {
     if (!fs.existsSync(zipFile)) fs.writeFileSync(zipFile, zip);
     upload("package", `${prefix}fraud_jobs.zip`, zipFile);
 
+    this.packageFile = zipFile;
     this.objectKeys = keys;
     this.objects = objects;
     this.jobsUri = s3aUri(props.bucketName, prefix);

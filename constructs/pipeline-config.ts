@@ -8,6 +8,7 @@
 import { MANAGED_BY_LABEL } from "./config";
 import { DataprocClusterSpec } from "./dataproc-spec";
 import { MLFLOW_CERT_OBJECT_KEY, MLFLOW_JOBS_USER } from "./host-render";
+import { PIPELINE_CONFIG_SCHEMA_JSON, PipelineConfigJson } from "./pipeline-contract";
 
 /** Where the pipeline keeps its data on the cluster (HDFS, the cluster's default file system). */
 export const HDFS_DATA_ROOT = "hdfs:///user/fraud";
@@ -29,10 +30,10 @@ export function s3aUri(bucket: string, key: string): string {
   return `s3a://${bucket}/${key.replace(/^\/+/, "")}`;
 }
 
-/** The one statement of each optional input's default. */
+/** The optional inputs' defaults: PipelineConfig's own, as its schema states them. */
 export const PIPELINE_DEFAULTS = {
   // once a day, catchup off (the seed ran every 5 minutes)
-  schedule: "@daily",
+  schedule: PIPELINE_CONFIG_SCHEMA_JSON.properties.schedule.default,
 } as const;
 
 export interface AirflowPipelineInputs {
@@ -59,7 +60,7 @@ export interface AirflowPipelineInputs {
 }
 
 /** The `dataproc_cluster` object of the pipeline config (pipeline_spec.ClusterSpec) for a spec. */
-export function perRunClusterConfig(c: DataprocClusterSpec): Record<string, unknown> {
+export function perRunClusterConfig(c: DataprocClusterSpec): PipelineConfigJson {
   const sub = (role: string) => c.subclusters.find((s) => s.role === role);
   const hosts = (s: NonNullable<ReturnType<typeof sub>>) => ({
     resource_preset: s.resourcePreset, disk_size_gb: s.diskSizeGb, disk_type: s.diskType,
@@ -101,7 +102,7 @@ export function perRunClusterConfig(c: DataprocClusterSpec): Record<string, unkn
 }
 
 /** The Airflow VM's pipeline config: the `dataproc` backend, with the cluster of its lifecycle. */
-export function airflowPipelineConfig(i: AirflowPipelineInputs): Record<string, unknown> {
+export function airflowPipelineConfig(i: AirflowPipelineInputs): PipelineConfigJson {
   const d = i.dataproc;
   const cluster =
     d.lifecycle === "per-run"

@@ -31,52 +31,10 @@ PROPS
 }
 
 # write_local_config WORK MLFLOW_URI JOBS_VENV [KEY=JSON ...] : the pipeline config for the local
-# backend; extra KEY=JSON pairs override fields (e.g. customers=200 retries=0).
+# backend (WORK/pipeline.json, path printed), checked by PipelineConfig before it is written; extra
+# KEY=JSON pairs override fields (e.g. customers=200 retries=0).
 write_local_config() {
-  local work="$1" mlflow_uri="$2" jobs_venv="$3"; shift 3
-  python3 - "$work" "$mlflow_uri" "$jobs_venv" "$@" <<'PYEOF'
-import json, os, sys
-work, mlflow_uri, venv, *overrides = sys.argv[1:]
-py = os.path.join(venv, "bin", "python")
-cfg = {
-    "backend": "local",
-    "schedule": "@daily",
-    "landing_root": "file://" + os.path.join(work, "data", "landing"),
-    "data_root": "file://" + os.path.join(work, "data", "lake"),
-    "mlflow_tracking_uri": mlflow_uri,
-    "jobs_uri": "file://" + os.path.join(work, "jobs"),
-    "spark_submit": os.path.join(venv, "bin", "spark-submit"),
-    "spark_master": "local[2]",
-    # Spark on loopback only, no UI port, few shuffle partitions for small data.
-    "spark_properties": {
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.ui.enabled": "false",
-        "spark.sql.shuffle.partitions": "4",
-        "spark.pyspark.python": py,
-        "spark.pyspark.driver.python": py,
-    },
-    "env": {
-        "PYSPARK_PYTHON": py,
-        "PYSPARK_DRIVER_PYTHON": py,
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPARK_CONF_DIR": os.path.join(work, "spark-conf"),
-    },
-    # a failing step gets one quick retry here; the cloud default is 2 retries from 60 s
-    "retries": 1,
-    "retry_delay_seconds": 5,
-    "max_retry_delay_seconds": 30,
-    "task_timeout_minutes": 30,
-}
-for item in overrides:
-    key, _, value = item.partition("=")
-    cfg[key] = json.loads(value)
-path = os.path.join(work, "pipeline.json")
-with open(path + ".tmp", "w") as fh:
-    json.dump(cfg, fh, indent=2)
-os.replace(path + ".tmp", path)
-print(path)
-PYEOF
+  python3 "$REPO_ROOT/jobs/local_pipeline_config.py" "$@"
 }
 
 # airflow_env WORK AIRFLOW_VENV : export what the airflow CLI needs for a local SQLite setup.

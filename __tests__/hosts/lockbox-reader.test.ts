@@ -4,6 +4,8 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as path from "path";
 import { promisify } from "util";
+import { EXAMPLE_MLFLOW } from "../../constructs/host-examples";
+import { LIB_DIR, renderMlflowHost } from "../../constructs/host-render";
 import { UNITS_DIR } from "../../constructs/host-templates";
 import { tempDir } from "./tools";
 
@@ -65,6 +67,20 @@ describe("the VMs' Lockbox reader (units/boot/ycm-lockbox.py)", () => {
     expect(stdout).toContain("secret e6qs3: entries access_key_id, secret_access_key");
     expect(seen).toContain("GET /computeMetadata/v1/instance/service-accounts/default/token");
     expect(seen).toContain("GET /lockbox/v1/secrets/e6qpg/payload");
+  });
+
+  it("runs as the VM gets it: the reader and the shared Lockbox client side by side, nothing else", async () => {
+    const lib = tempDir("lockbox-lib");
+    const files = renderMlflowHost(EXAMPLE_MLFLOW).spec.files.filter((f) => f.path.startsWith(`${LIB_DIR}/`));
+    for (const f of files) fs.writeFileSync(path.join(lib, path.basename(f.path)), f.content);
+    expect(fs.readFileSync(path.join(lib, "lockbox_client.py"), "utf8")).toBe(
+      fs.readFileSync(path.join(UNITS_DIR, "..", "jobs", "fraud_jobs", "lockbox_client.py"), "utf8"),
+    );
+    const out = tempDir("lockbox-vm");
+    const env = { ...process.env, YC_METADATA_URL: url, YC_LOCKBOX_PAYLOAD_URL: url };
+    const { stdout } = await run("python3", [path.join(lib, "ycm-lockbox"), out, "e6qpg"], { env, cwd: lib });
+    expect(stdout).toContain("secret e6qpg: entries password");
+    expect(fs.readFileSync(path.join(out, "e6qpg", "password"), "utf8")).toBe(values.e6qpg.password);
   });
 
   it("fails, naming the secret, when a secret does not exist", async () => {

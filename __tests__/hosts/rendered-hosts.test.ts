@@ -326,7 +326,7 @@ describe("host parameters", () => {
   it("Airflow: an unknown pipeline config key is refused by name", () => {
     const p = exampleAirflow();
     expect(() => renderAirflowHost({ ...p, pipelineConfig: { ...p.pipelineConfig, clusterid: "x" } })).toThrow(
-      /unknown pipeline config key\(s\).*"clusterid"/,
+      /pipeline config: unknown key \\"clusterid\\"/,
     );
   });
 

@@ -163,8 +163,8 @@ describe("a second deploy, planned by a real Terraform", () => {
     const jobsCopy = fs.mkdtempSync(path.join(os.tmpdir(), "yc-mlops-jobs-"));
     try {
       for (const sub of ["entrypoints", "fraud_jobs"]) fs.cpSync(path.join(JOBS_DIR, sub), path.join(jobsCopy, sub), { recursive: true });
-      // what the cluster installs is read from the jobs folder too (not changed here)
-      for (const file of ["requirements.lock", "requirements-cluster.txt"]) fs.copyFileSync(path.join(JOBS_DIR, file), path.join(jobsCopy, file));
+      // what the cluster installs, and the archive's builder, are read from the jobs folder too (not changed here)
+      for (const file of ["requirements.lock", "requirements-cluster.txt", "build_zip.py"]) fs.copyFileSync(path.join(JOBS_DIR, file), path.join(jobsCopy, file));
       fs.appendFileSync(path.join(jobsCopy, "fraud_jobs", "common.py"), "\n# a code change\n");
       expect(secondDeploy(first, synth(deployableConfig(), jobsCopy))).toEqual({
         "fraud-mlflow": ["no-op"],

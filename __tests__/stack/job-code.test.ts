@@ -1,48 +1,80 @@
+/**
+ * fraud_jobs.zip has one builder, jobs/build_zip.py: the stack runs it at synth and uploads what it
+ * writes; the local runner (scripts/local-airflow.sh stage_jobs, `make demo`, the DAG tests) runs it
+ * too. These tests hold the two paths to the same bytes and file list.
+ */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { buildZip, pythonSources } from "../../constructs/job-code";
-import { JOBS_DIR } from "./fixtures";
+import { App, TerraformStack } from "cdktf";
+import { buildJobPackage, entrypointFiles, JobCode } from "../../constructs/job-code";
+import { JOBS_DIR, REPO_ROOT } from "./fixtures";
 
-const PACKAGE_DIR = path.join(JOBS_DIR, "fraud_jobs");
-
-function packageZip(): Buffer {
-  return buildZip(pythonSources(PACKAGE_DIR).map((f) => ({ name: `fraud_jobs/${f}`, data: fs.readFileSync(path.join(PACKAGE_DIR, f)) })));
+/** What `stage_jobs WORK` leaves in WORK/jobs: file names and the archive's bytes. */
+function stageJobs(work: string): { files: string[]; zip: Buffer } {
+  execFileSync("bash", ["-c", 'source scripts/lib.sh && source scripts/local-airflow.sh && stage_jobs "$1"', "_", work], { cwd: REPO_ROOT });
+  const jobs = path.join(work, "jobs");
+  const files = fs.readdirSync(jobs, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(jobs, path.join(e.parentPath, e.name)))
+    .sort();
+  return { files, zip: fs.readFileSync(path.join(jobs, "fraud_jobs.zip")) };
 }
 
-describe("JobCode archive", () => {
+/** The package's entry names and whether Python imports the package from the archive alone. */
+function inspectInPython(zipFile: string): string[] {
+  return execFileSync("python3", [
+    "-c",
+    "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print('\\n'.join(z.namelist())); " +
+      "sys.path.insert(0, sys.argv[1]); import fraud_jobs.pipeline_spec as p; print('steps', len(p.STEPS))",
+    zipFile,
+  ], { cwd: os.tmpdir() }).toString().trim().split("\n");
+}
+
+describe("JobCode archive (one builder: jobs/build_zip.py)", () => {
   let dir: string;
+  let code: JobCode;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "yc-mlops-zip-"));
+    code = new JobCode(new TerraformStack(new App({ outdir: path.join(dir, "out") }), "s"), "JobCode", { bucketName: "b", jobsDir: JOBS_DIR });
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it("is a valid zip that Python can import the fraud_jobs package from", () => {
-    const zipFile = path.join(dir, "fraud_jobs.zip");
-    fs.writeFileSync(zipFile, packageZip());
-    const out = execFileSync("python3", [
-      "-c",
-      "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print('\\n'.join(z.namelist())); " +
-        "sys.path.insert(0, sys.argv[1]); import fraud_jobs.pipeline_spec as p; print('steps', len(p.STEPS))",
-      zipFile,
-    ]).toString();
-    const names = out.trim().split("\n");
-    expect(names.slice(0, -1)).toEqual(pythonSources(PACKAGE_DIR).map((f) => `fraud_jobs/${f}`));
+  it("uploads the same archive and entry scripts that the local runner stages", () => {
+    const staged = stageJobs(dir);
+    expect(fs.readFileSync(code.packageFile).equals(staged.zip)).toBe(true);
+    const entries = entrypointFiles(JOBS_DIR).map((f) => `entrypoints/${f}`);
+    expect(entries.length).toBe(7);
+    expect(staged.files).toEqual([...entries, "fraud_jobs.zip"].sort());
+    expect(code.objectKeys.map((k) => k.split("/").slice(2).join("/")).sort()).toEqual([...entries, "fraud_jobs.zip"].sort());
+  });
+
+  it("holds every Python source of the package, no cache or hidden file, and Python imports it", () => {
+    const names = inspectInPython(code.packageFile);
+    const sources = fs.readdirSync(path.join(JOBS_DIR, "fraud_jobs")).filter((n) => n.endsWith(".py")).map((n) => `fraud_jobs/${n}`).sort();
+    expect(names.slice(0, -1)).toEqual(sources);
     expect(names[names.length - 1]).toBe("steps 7");
   });
 
-  it("is byte-identical for identical sources, so an unchanged package is not re-uploaded", () => {
-    expect(packageZip().equals(packageZip())).toBe(true);
+  it("is byte-identical for identical sources and changes with a source", () => {
+    const copy = path.join(dir, "jobs-copy");
+    fs.cpSync(path.join(JOBS_DIR, "fraud_jobs"), path.join(copy, "fraud_jobs"), { recursive: true });
+    fs.copyFileSync(path.join(JOBS_DIR, "build_zip.py"), path.join(copy, "build_zip.py"));
+    // a cache and a hidden file in the copy change nothing
+    fs.mkdirSync(path.join(copy, "fraud_jobs", "__pycache__"), { recursive: true });
+    fs.writeFileSync(path.join(copy, "fraud_jobs", "__pycache__", "x.cpython-311.pyc"), "x");
+    fs.writeFileSync(path.join(copy, "fraud_jobs", ".scratch.py"), "x = 1\n");
+    const original = fs.readFileSync(code.packageFile);
+    expect(buildJobPackage(copy).equals(original)).toBe(true);
+    fs.appendFileSync(path.join(copy, "fraud_jobs", "common.py"), "\n# a change\n");
+    expect(buildJobPackage(copy).equals(original)).toBe(false);
   });
 
-  it("changes when a source file changes", () => {
-    const a = buildZip([{ name: "fraud_jobs/x.py", data: Buffer.from("x = 1\n") }]);
-    const b = buildZip([{ name: "fraud_jobs/x.py", data: Buffer.from("x = 2\n") }]);
-    expect(a.equals(b)).toBe(false);
-  });
-
-  it("leaves out bytecode caches", () => {
-    expect(pythonSources(PACKAGE_DIR).some((f) => f.includes("__pycache__") || f.endsWith(".pyc"))).toBe(false);
+  it("fails synth naming the builder and its error when the build fails", () => {
+    const broken = path.join(dir, "broken");
+    fs.mkdirSync(path.join(broken, "fraud_jobs"), { recursive: true });
+    fs.writeFileSync(path.join(broken, "build_zip.py"), "import sys\nsys.exit('error: cannot read fraud_jobs/x.py')\n");
+    expect(() => buildJobPackage(broken)).toThrow(/python3 .*broken\/build_zip\.py failed \(exit 1\): error: cannot read fraud_jobs\/x\.py/);
   });
 });

@@ -2,6 +2,9 @@ import "cdktf/lib/testing/adapters/jest";
 import { parse } from "yaml";
 import { DataprocLifecycle } from "../../constructs/config";
 import { clusterPipPackages, FLEET } from "../../constructs/fleet-versions";
+import { PIPELINE_DEFAULTS } from "../../constructs/pipeline-config";
+import { pipelineConfigProblems } from "../../constructs/pipeline-contract";
+import { loadInPython } from "../hosts/python-config";
 import { deployableConfig, JOBS_DIR, onlyName, onlyResource, ref, resourcesOf, synthStack, TerraformJson, userDataOf, withDataproc } from "./fixtures";
 
 const withLifecycle = (lifecycle: DataprocLifecycle) => withDataproc({ lifecycle });
@@ -54,6 +57,11 @@ describe.each(["always-on", "stop-between-runs", "per-run"] as const)("dataproc.
       expect(config.data_root).toBe("hdfs:///user/fraud");
       expect(config.raw_root).toBeUndefined();
     }
+  });
+
+  it("writes a config the jobs' schema accepts and the jobs' PipelineConfig loads (the one contract)", () => {
+    expect(pipelineConfigProblems(config)).toEqual([]);
+    expect(loadInPython([config])).toEqual([{ ok: true, schedule: PIPELINE_DEFAULTS.schedule }]);
   });
 
   it("keeps the cluster's own service account and its roles in every mode", () => {

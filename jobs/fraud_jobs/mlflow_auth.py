@@ -8,10 +8,10 @@ to the MLflow client through its documented environment variables:
   MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD   basic auth of every tracking request
   MLFLOW_TRACKING_SERVER_CERT_PATH                      CA bundle used to verify the server
 
-The password comes from Lockbox the way the VMs get theirs (units/boot/ycm-lockbox.py): an IAM
-token of the instance's service account from the metadata service, then the secret's payload. The
-endpoints follow the same override contract (units/README.md): YC_METADATA_URL and
-YC_LOCKBOX_PAYLOAD_URL. Standard library only: this runs on the cluster's own Python.
+The password comes from Lockbox through the client the VMs use too (fraud_jobs/lockbox_client.py:
+an IAM token of the instance's service account from the metadata service, then the secret's
+payload; endpoints overridden by YC_METADATA_URL and YC_LOCKBOX_PAYLOAD_URL). Standard library
+only: this runs on the cluster's own Python.
 
 The password is never printed; errors name the secret id and the HTTP status only. With nothing
 configured (the local run) this is a no-op.
@@ -21,19 +21,12 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import json
 import os
-import re
 import tempfile
-import time
-import urllib.error
-import urllib.request
 
+from fraud_jobs import lockbox_client
 from fraud_jobs.common import JobError, check_uri, log, read_bytes
 
-DEFAULT_METADATA_URL = "http://169.254.169.254"
-DEFAULT_LOCKBOX_PAYLOAD_URL = "https://payload.lockbox.api.cloud.yandex.net"
-TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
 # entry key of the generated password in the secret (GeneratedSecret's default in constructs/secrets.ts)
 PASSWORD_ENTRY = "password"
 
@@ -42,15 +35,11 @@ PASSWORD_ENV = "MLFLOW_TRACKING_PASSWORD"
 CERT_PATH_ENV = "MLFLOW_TRACKING_SERVER_CERT_PATH"
 
 CA_SCHEMES = ("s3a", "hdfs", "file")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
-# transient failures (throttling, 5xx, network) are retried a few times; anything else is final
-_ATTEMPTS = 4
-_RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
 def _safe_id_arg(what: str):
     def parse(value: str) -> str:
-        if value and not _SAFE_ID.fullmatch(value):
+        if value and not lockbox_client.SAFE_ID.fullmatch(value):
             raise argparse.ArgumentTypeError(f"bad {what} {value!r}: expected letters, digits, '_', '.', '-'")
         return value
 
@@ -110,46 +99,23 @@ def configure_mlflow_client(spark, *, username: str = "", password_secret_id: st
         log(f"MLflow server certificate: verified against {ca_uri}")
 
 
+# On the driver a denied or missing secret is final; throttling, 5xx and network errors are retried.
+JOB_RETRY = lockbox_client.RetryPolicy(attempts=4, retry_statuses=(429, 500, 502, 503, 504))
+
+
 def lockbox_entry(secret_id: str, key: str) -> str:
     """One text entry of a Lockbox secret, read with the instance service account's IAM token."""
-    if not _SAFE_ID.fullmatch(secret_id):
-        raise JobError(f"bad Lockbox secret id {secret_id!r}")
-    metadata = os.environ.get("YC_METADATA_URL", DEFAULT_METADATA_URL).rstrip("/")
-    lockbox = os.environ.get("YC_LOCKBOX_PAYLOAD_URL", DEFAULT_LOCKBOX_PAYLOAD_URL).rstrip("/")
-    token = _get_json(metadata + TOKEN_PATH, {"Metadata-Flavor": "Google"},
-                      "IAM token from the metadata service").get("access_token")
-    if not token:
-        raise JobError("the metadata service answered without an access_token")
-    payload = _get_json(f"{lockbox}/lockbox/v1/secrets/{secret_id}/payload",
-                        {"Authorization": f"Bearer {token}"},
-                        f"payload of Lockbox secret {secret_id}")
-    for entry in payload.get("entries", []):
-        if entry.get("key") == key and isinstance(entry.get("textValue"), str):
-            return entry["textValue"]
-    keys = [e.get("key") for e in payload.get("entries", [])]
-    raise JobError(f"Lockbox secret {secret_id} has no text entry {key!r} (entries: {keys})")
-
-
-def _get_json(url: str, headers: dict, what: str) -> dict:
-    reason = ""
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            req = urllib.request.Request(url, headers=headers)
-            with urllib.request.urlopen(req, timeout=15) as resp:
-                return json.load(resp)
-        except urllib.error.HTTPError as err:
-            # the body is not quoted: only the status is reported
-            reason = f"HTTP {err.code}"
-            if err.code not in _RETRY_STATUSES:
-                raise JobError(f"{what}: {reason}") from None
-        except (urllib.error.URLError, OSError) as err:
-            reason = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
-        except ValueError:
-            raise JobError(f"{what}: the answer is not JSON") from None
-        if attempt < _ATTEMPTS:
-            log(f"{what}: {reason} (attempt {attempt}/{_ATTEMPTS}), retrying")
-            time.sleep(2 ** (attempt - 1))
-    raise JobError(f"{what}: {reason}, giving up after {_ATTEMPTS} attempts")
+    try:
+        token = lockbox_client.iam_token(JOB_RETRY, log)
+        entries = lockbox_client.secret_entries(secret_id, token, JOB_RETRY, log)
+    except lockbox_client.LockboxError as exc:
+        raise JobError(str(exc)) from None
+    if key not in entries:
+        raise JobError(f"Lockbox secret {secret_id} has no entry {key!r} (entries: {sorted(entries)})")
+    try:
+        return entries[key].decode()
+    except UnicodeDecodeError:
+        raise JobError(f"Lockbox secret {secret_id} entry {key!r} is not text") from None
 
 
 def _fetch_ca(spark, ca_uri: str) -> str:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
@@ -210,6 +211,16 @@ class AutoscalingSpec:
     decommission_timeout_seconds: int
 
 
+# The keys each subcluster of a per-run cluster spec takes (the master is one host; the data
+# subcluster has a fixed host count; only compute autoscales).
+_HOSTS = ("resource_preset", "disk_size_gb", "disk_type")
+SUBCLUSTER_KEYS: Mapping[str, tuple[str, ...]] = {
+    "master": _HOSTS,
+    "data": (*_HOSTS, "hosts_count"),
+    "compute": (*_HOSTS, "hosts_count", "max_hosts_count"),
+}
+
+
 @dataclass(frozen=True)
 class ClusterSpec:
     """What a per-run DAG run creates: the cluster the stack would have created, with the stack's
@@ -251,10 +262,10 @@ class ClusterSpec:
             raise ValueError(f"config {where}.ui_proxy must be true or false, got {obj.get('ui_proxy')!r}")
         values["ui_proxy"] = obj["ui_proxy"]
         cluster_name_for_run(values["name_prefix"], "check")  # the prefix makes valid names
-        values["master"] = _subcluster(obj.get("master"), f"{where}.master", ("hosts_count", "max_hosts_count"))
-        values["data"] = _subcluster(obj.get("data"), f"{where}.data", ("max_hosts_count",))
+        values["master"] = _subcluster(obj.get("master"), f"{where}.master", SUBCLUSTER_KEYS["master"])
+        values["data"] = _subcluster(obj.get("data"), f"{where}.data", SUBCLUSTER_KEYS["data"])
         if obj.get("compute") is not None:
-            values["compute"] = _subcluster(obj["compute"], f"{where}.compute", ())
+            values["compute"] = _subcluster(obj["compute"], f"{where}.compute", SUBCLUSTER_KEYS["compute"])
             if values["compute"].max_hosts_count < values["compute"].hosts_count:
                 raise ValueError(f"config {where}.compute.max_hosts_count must be at least hosts_count, "
                                  f"got {values['compute'].max_hosts_count!r}")
@@ -308,9 +319,8 @@ def _count(obj: Mapping[str, Any], key: str, where: str, minimum: int) -> int:
     return value
 
 
-def _subcluster(data: Any, where: str, absent: Sequence[str]) -> SubclusterSpec:
+def _subcluster(data: Any, where: str, names: Sequence[str]) -> SubclusterSpec:
     obj = _object(data, where)
-    names = [f.name for f in fields(SubclusterSpec) if f.name not in absent]
     _known(obj, names, where)
     values: dict[str, Any] = {"resource_preset": _string(obj, "resource_preset", where),
                               "disk_size_gb": _count(obj, "disk_size_gb", where, 1),
@@ -319,6 +329,15 @@ def _subcluster(data: Any, where: str, absent: Sequence[str]) -> SubclusterSpec:
         if name in names:
             values[name] = _count(obj, name, where, 1)
     return SubclusterSpec(**values)
+
+
+# PipelineConfig's keys whose value is one of a fixed set, and its whole-number keys with their
+# least value (0 or 1). The JSON schema (jobs/pipeline_schema.py) states these same rules.
+CONFIG_CHOICES: Mapping[str, tuple[str, ...]] = {"backend": BACKENDS, "cluster_lifecycle": CLUSTER_LIFECYCLES}
+CONFIG_MINIMUMS: Mapping[str, int] = {
+    "retries": 0, "retry_delay_seconds": 0, "max_retry_delay_seconds": 0, "task_timeout_minutes": 1,
+    "train_days": 1, "delay_days": 1, "test_days": 1, "validation_days": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -398,19 +417,17 @@ class PipelineConfig:
     task_timeout_minutes: int = 60
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(
-                f"config backend {self.backend!r} is not one of {', '.join(BACKENDS)}"
-            )
-        for name in ("retries", "retry_delay_seconds", "max_retry_delay_seconds", "task_timeout_minutes"):
+        types = _config_types()
+        for f in fields(self):
+            _check_type(f.name, getattr(self, f.name), types[f.name])
+        for name, choices in CONFIG_CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"config {name} {getattr(self, name)!r} is not one of {', '.join(choices)}")
+        for name, minimum in CONFIG_MINIMUMS.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"config {name} must be a non-negative integer, got {value!r}")
-        if self.task_timeout_minutes == 0:
-            raise ValueError("config task_timeout_minutes must be positive, got 0")
-        if self.cluster_lifecycle not in CLUSTER_LIFECYCLES:
-            raise ValueError(f"config cluster_lifecycle {self.cluster_lifecycle!r} is not one of "
-                             f"{', '.join(CLUSTER_LIFECYCLES)}")
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                kind = "non-negative" if minimum == 0 else "positive"
+                raise ValueError(f"config {name} must be a {kind} integer, got {value!r}")
         if self.cluster_lifecycle != "always-on" and self.backend != "dataproc":
             raise ValueError(f"config cluster_lifecycle {self.cluster_lifecycle!r} needs the dataproc backend "
                              f"(backend is {self.backend!r})")
@@ -426,10 +443,6 @@ class PipelineConfig:
         elif self.dataproc_cluster:
             raise ValueError(f"config dataproc_cluster (a per-run cluster spec) is set, but cluster_lifecycle is "
                              f"{self.cluster_lifecycle!r}")
-        for name in ("train_days", "delay_days", "test_days", "validation_days"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"config {name} must be a positive integer, got {value!r}")
         if self.validation_days >= self.train_days:
             raise ValueError(f"config validation_days ({self.validation_days}) must be fewer than "
                              f"train_days ({self.train_days}): the search fits on the days before")
@@ -461,6 +474,29 @@ class PipelineConfig:
             raise ValueError(f"no pipeline config: set ${CONFIG_ENV} to the config file's path")
         with open(path, encoding="utf-8") as fh:
             return cls.from_mapping(json.load(fh))
+
+
+def _config_types() -> Mapping[str, Any]:
+    """PipelineConfig's field types (the JSON schema's types come from the same hints)."""
+    return typing.get_type_hints(PipelineConfig, globalns=globals())
+
+
+_SCALAR_NAMES = {str: "a string", bool: "true or false", int: "an integer", float: "a number"}
+
+
+def _check_type(name: str, value: Any, hint: Any) -> None:
+    """A config value's JSON type against its field's type: scalars and string maps (the grids and
+    the per-run cluster spec are checked by check_grid and ClusterSpec)."""
+    if hint in _SCALAR_NAMES:
+        if hint is bool:
+            ok = isinstance(value, bool)
+        else:  # a JSON number may be written without a fraction; true is no number
+            ok = isinstance(value, (int, float) if hint is float else hint) and not isinstance(value, bool)
+        if not ok:
+            raise ValueError(f"config {name} must be {_SCALAR_NAMES[hint]}, got {value!r}")
+    elif hint == Mapping[str, str]:
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ValueError(f"config {name} must be an object of strings, got {value!r}")
 
 
 def parse_date(value: str) -> _dt.date:

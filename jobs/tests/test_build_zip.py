@@ -22,6 +22,8 @@ def test_zip_is_reproducible_and_importable(tmp_path):
         f"fraud_jobs/{n}" for n in os.listdir(os.path.join(JOBS_DIR, "fraud_jobs")) if n.endswith(".py")
     )
     assert sorted(n for n in names if n.count("/") == 1) == sources
+    # stored, not deflated: the bytes must not depend on the machine's zlib (they name the release)
+    assert {i.compress_type for i in zipfile.ZipFile(first).infolist()} == {zipfile.ZIP_STORED}
     # imported from the zip alone, in a clean interpreter started outside the checkout
     code = "import fraud_jobs.simulator, fraud_jobs.layout as l; print(fraud_jobs.simulator.__file__, len(l.FEATURE_COLUMNS))"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={**os.environ, "PYTHONPATH": first},
