@@ -44,7 +44,8 @@ def main(config_path: str, logical_date: str) -> dict:
     spark = spark_session("seed-features", {"spark.sql.shuffle.partitions": "2",
                                             "spark.ui.showConsoleProgress": "false"})
     spark.sparkContext.setLogLevel("WARN")
-    write_features(spark, cfg.data_root, logical_date, rows_per_day=300, seed=3)
+    # the days the run reads: its train, delay and test weeks (the split of the config)
+    write_features(spark, cfg.data_root, logical_date, days=cfg.run_days, rows_per_day=300, seed=3)
     results = {}
     for step in MODEL_STEPS:
         print(f"[seed] {step}", file=sys.stderr, flush=True)
