@@ -407,8 +407,9 @@ def test_check_deploy_proves_the_host_and_prints_the_demo_summary(mlflow_host, c
         return found[0]
     assert f"Fraud pipeline, logical date {SEED_DATE}" in out
     for label, key in (("logistic regression", "f1_lr"), ("random forest", "f1_rf")):
-        assert f"F1 = {m[key]:.4f}   95% CI [{m[key + '_ci_low']:.4f}, {m[key + '_ci_high']:.4f}]" in line(label)
-    assert f"{m['f1_diff']:+.4f}" in line("difference (RF - LR)")
+        # the table's last two columns: F1 and its 95% CI
+        assert line(label).endswith(f"{m[key]:.4f}   [{m[key + '_ci_low']:.4f}, {m[key + '_ci_high']:.4f}]"), out
+    assert f"{m['f1_diff']:+.4f}" in line("F1 difference (RF - LR)")
     assert f"{m['p_value']:.4g}" in line("one-sided p-value")
     assert line("verdict:") == f"  verdict: {tags['pipeline.verdict']}"
     alias = pages.rest("https://127.0.0.1:443/api/2.0/mlflow/registered-models/alias?name="
