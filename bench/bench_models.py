@@ -18,26 +18,20 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 
-REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path.insert(0, os.path.join(REPO, "jobs"))
-from fraud_jobs import bootstrap, compare, generate, preprocess, save_to_hdfs, train  # noqa: E402
-from fraud_jobs.pipeline_spec import GRID_KEYS, PipelineConfig, check_grid, grid_flag  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pipeline_run import local_session, loopback_mlflow, pipeline_steps  # noqa: E402
+
+from fraud_jobs import train  # noqa: E402  (pipeline_run put jobs/ on the path)
+from fraud_jobs.pipeline_spec import PipelineConfig  # noqa: E402
 
 # The handbook's BaselineModeling table (test week 2018-08-08..14): ROC AUC, AP, CP@100.
 HANDBOOK = {
     "lr": ("logistic regression", 0.871, 0.606, 0.291),
     "rf": ("random forest (100 trees)", 0.867, 0.658, 0.287),
 }
-
-
-def grid_args(model: str, grid: dict) -> list[str]:
-    checked = check_grid(model, grid)
-    return [t for key in GRID_KEYS[model] if key in checked
-            for t in (grid_flag(key), ",".join(map(str, checked[key])))]
 
 
 def main() -> int:
@@ -59,44 +53,15 @@ def main() -> int:
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work, exist_ok=True)
-    mlflow_local = os.path.join(REPO, "scripts", "mlflow-local.sh")
-    mlflow_uri = subprocess.run(["bash", mlflow_local, "start", f"{work}/mlflow"], check=True,
-                                capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    try:
+    with loopback_mlflow(work) as mlflow_uri:
         return run(args, work, mlflow_uri)
-    finally:
-        subprocess.run(["bash", mlflow_local, "stop", f"{work}/mlflow"], check=False)
 
 
 def run(args, work: str, mlflow_uri: str) -> int:
-    defaults = PipelineConfig()
-    from pyspark.sql import SparkSession
-
-    # as the local demo runs the steps: 2 cores, a few shuffle partitions, nothing served
-    (SparkSession.builder.master("local[2]").appName("bench-models")
-     .config("spark.sql.shuffle.partitions", "4")
-     .config("spark.driver.memory", args.driver_memory)
-     .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-     .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
-     .getOrCreate().sparkContext.setLogLevel("ERROR"))
-    landing, data = f"file://{work}/landing", f"file://{work}/lake"
-    days = ["--days", str(defaults.run_days)]
-    common = ["--date", args.date, "--data-root", data, "--mlflow-uri", mlflow_uri,
-              "--experiment", "bench-models"]
-    model_args = [*common, "--registered-model", "bench-fraud"]
-    steps = [
-        ("generate", generate.main, ["--date", args.date, *days, "--landing-root", landing,
-                                     "--customers", str(args.customers),
-                                     "--terminals", str(args.terminals),
-                                     "--radius", str(args.radius), "--start-date", args.start_date]),
-        ("save_to_hdfs", save_to_hdfs.main, ["--date", args.date, *days, "--landing-root", landing,
-                                             "--data-root", data]),
-        ("preprocess", preprocess.main, ["--date", args.date, *days, "--data-root", data]),
-        ("train_lr", train.main_lr, [*model_args, *grid_args("lr", args.lr_grid)]),
-        ("train_rf", train.main_rf, [*model_args, *grid_args("rf", args.rf_grid)]),
-        ("bootstrap", bootstrap.main, [*common, "--n-boot", "10000"]),
-        ("compare", compare.main, [*model_args, "--alpha", "0.05"]),
-    ]
+    local_session("bench-models", args.driver_memory)
+    steps = pipeline_steps(work, args.date, mlflow_uri, "bench-models", customers=args.customers,
+                           terminals=args.terminals, radius=args.radius, start_date=args.start_date,
+                           lr_grid=args.lr_grid, rf_grid=args.rf_grid)
     results, seconds = {}, {}
     for name, step, argv in steps:
         start = time.monotonic()
