@@ -199,6 +199,32 @@ def test_a_rerun_computes_nothing_and_a_changed_raw_day_recomputes_the_days_it_r
     assert per_day == counts
 
 
+def test_a_daily_run_reads_only_the_raw_days_its_windows_need(spark, preprocessed, tmp_path):
+    """A run that adds one day of features reads the 38 raw days that day's windows reach (30 days
+    plus the 7-day delay, and the day itself) and no other: every raw day outside them is made
+    unreadable (its Parquet files replaced by garbage), and the run still succeeds with the same
+    features. So the partitions it reads are exactly the needed ones (issue 13: a daily run's work
+    follows the new data, not all history)."""
+    src, _, counts = preprocessed
+    root = tmp_path / "data"
+    shutil.copytree(src, root)
+    new_day = WINDOW[2]
+    before = {r["TRANSACTION_ID"]: r.asDict() for r in read_features(spark, f"file://{root}", [new_day]).collect()}
+    shutil.rmtree(root / "features" / f"TX_DATE={new_day}")  # as if END were a new day
+    first_needed = END - dt.timedelta(days=layout.FEATURE_HISTORY_DAYS)
+    raw = root / "raw" / "transactions"
+    poisoned = []
+    for folder in sorted(raw.glob("TX_DATE=*")):
+        if folder.name < f"TX_DATE={first_needed.isoformat()}":
+            for part in folder.iterdir():
+                part.write_bytes(b"not parquet: a run that reads this day fails")
+            poisoned.append(folder.name)
+    assert len(poisoned) == HISTORY - layout.FEATURE_HISTORY_DAYS - 1 >= 2
+    assert run_preprocess(f"file://{root}", END.isoformat(), days=1) == {new_day: counts[new_day]}
+    after = {r["TRANSACTION_ID"]: r.asDict() for r in read_features(spark, f"file://{root}", [new_day]).collect()}
+    assert after == before
+
+
 def test_raw_days_can_come_from_another_root(spark, preprocessed, tmp_path):
     # a per-run cluster: the raw copy on its HDFS (--raw-root), the features in Object Storage
     raw, _, counts = preprocessed
