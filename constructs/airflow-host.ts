@@ -3,7 +3,7 @@ import { DataResource } from "cdktf";
 import { ComputeInstance } from "../.gen/providers/yandex/compute-instance";
 import { createHostInstance, HostInstanceProps } from "./host-instance";
 import { readDagSources } from "./host-examples";
-import { AirflowHostParams, RenderedHost, renderAirflowHost } from "./host-render";
+import { AirflowHostParams, RenderedHost, renderAirflowHost } from "../cloud-init/host-render";
 
 /**
  * Props of the Airflow VM: where it runs (HostInstanceProps) and what it runs (AirflowHostParams,

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { aptMirrorsFor } from "./apt-mirrors";
 import { FLEET } from "./fleet-versions";
-import { AirflowHostParams, LockboxEntryRef, MlflowHostParams } from "./host-render";
+import { AirflowHostParams, LockboxEntryRef, MlflowHostParams } from "../cloud-init/host-render";
 import { airflowPipelineConfig, JOBS_PREFIX, s3aUri } from "./pipeline-config";
 import { DEFAULT_ADMIN_USER } from "./ssh-key";
 

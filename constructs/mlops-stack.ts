@@ -12,7 +12,7 @@ import { DataprocAccess } from "./dataproc-access";
 import { DATAPROC_DEFAULTS, DataprocCluster } from "./dataproc-cluster";
 import { dataprocSettings } from "./dataproc-spec";
 import { HOST_INSTANCE_DEFAULTS } from "./host-instance";
-import { DEFAULT_WEB_USER, MLFLOW_CERT_OBJECT_KEY, TLS_CERT_PATH } from "./host-render";
+import { DEFAULT_WEB_USER, MLFLOW_CERT_OBJECT_KEY, TLS_CERT_PATH } from "../cloud-init/host-render";
 import { JobCode } from "./job-code";
 import { MlflowBackend } from "./mlflow-backend";
 import { MlflowServer } from "./mlflow-server";

@@ -7,7 +7,7 @@
  */
 import { MANAGED_BY_LABEL } from "./config";
 import { DataprocClusterSpec } from "./dataproc-spec";
-import { MLFLOW_CERT_OBJECT_KEY, MLFLOW_JOBS_USER } from "./host-render";
+import { MLFLOW_CERT_OBJECT_KEY, MLFLOW_JOBS_USER } from "../cloud-init/host-render";
 import { PIPELINE_CONFIG_SCHEMA_JSON, PipelineConfigJson } from "./pipeline-contract";
 
 /** Where the pipeline keeps its data on the cluster (HDFS, the cluster's default file system). */

@@ -14,7 +14,7 @@ import * as path from "path";
 import { loadConfig } from "../constructs/config";
 import { DATAPROC_DEFAULTS, dataprocClusterSpec, dataprocSettings } from "../constructs/dataproc-spec";
 import { exampleAirflow } from "../constructs/host-examples";
-import { CONF_DIR, renderAirflowHost } from "../constructs/host-render";
+import { CONF_DIR, renderAirflowHost } from "../cloud-init/host-render";
 import { airflowPipelineConfig, JOBS_PREFIX, s3aUri } from "../constructs/pipeline-config";
 
 const COMMON = ["--bucket", "--mlflow-uri", "--mlflow-password-secret"];

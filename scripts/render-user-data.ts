@@ -12,7 +12,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { EXAMPLE_DAY_TWO, EXAMPLE_MLFLOW, exampleAirflow } from "../constructs/host-examples";
-import { RenderedHost, renderAirflowHost, renderMlflowHost } from "../constructs/host-render";
+import { RenderedHost, renderAirflowHost, renderMlflowHost } from "../cloud-init/host-render";
 
 function lockboxRefs(host: RenderedHost): Record<string, string[]> {
   const hostEnv = host.spec.files.find((f) => f.path === "/etc/yc-mlops/host.env");

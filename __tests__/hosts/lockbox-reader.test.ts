@@ -5,8 +5,8 @@ import { AddressInfo } from "net";
 import * as path from "path";
 import { promisify } from "util";
 import { EXAMPLE_MLFLOW } from "../../constructs/host-examples";
-import { LIB_DIR, renderMlflowHost } from "../../constructs/host-render";
-import { UNITS_DIR } from "../../constructs/host-templates";
+import { LIB_DIR, renderMlflowHost } from "../../cloud-init/host-render";
+import { UNITS_DIR } from "../../cloud-init/host-templates";
 import { tempDir } from "./tools";
 
 const run = promisify(execFile);

@@ -15,7 +15,7 @@ import {
   TLS_KEY_PATH,
   renderAirflowHost,
   renderMlflowHost,
-} from "../../constructs/host-render";
+} from "../../cloud-init/host-render";
 import { findSecrets } from "./secret-scan";
 import { requireTool, run, standInCert, tempDir } from "./tools";
 

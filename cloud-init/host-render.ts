@@ -1,15 +1,15 @@
 /**
  * Pure rendering of the two VMs (no cdktf here): parameters -> a typed HostSpec -> user-data.
- * The constructs (mlflow-server.ts, airflow-host.ts) call these with their props; tests and
+ * The constructs (constructs/mlflow-server.ts, airflow-host.ts) call these with their props; tests and
  * scripts/render-user-data.ts call them with example values.
  */
-import { HostFile, HostSpec } from "../cloud-init/host-spec";
-import { AptMirrors } from "./apt-mirrors";
-import { renderCloudConfig } from "../cloud-init/render";
-import { FLEET } from "./fleet-versions";
+import { HostFile, HostSpec } from "./host-spec";
+import { AptMirrors } from "../constructs/apt-mirrors";
+import { renderCloudConfig } from "./render";
+import { FLEET } from "../constructs/fleet-versions";
 import { readLockboxClient, readUnitsFile, renderTemplate } from "./host-templates";
-import { PipelineConfigJson, pipelineConfigProblems } from "./pipeline-contract";
-import { adminUserProblem, DEFAULT_ADMIN_USER, sshPublicKeyProblem } from "./ssh-key";
+import { PipelineConfigJson, pipelineConfigProblems } from "../constructs/pipeline-contract";
+import { adminUserProblem, DEFAULT_ADMIN_USER, sshPublicKeyProblem } from "../constructs/ssh-key";
 
 /** One entry of a Lockbox secret: the VM reads it at boot with its service account. */
 export interface LockboxEntryRef {
