@@ -35,3 +35,14 @@ export function readLockboxClient(): string {
 export function readUnitsFile(relPath: string): string {
   return fs.readFileSync(path.join(UNITS_DIR, relPath), "utf8");
 }
+
+/** Reads the DAG files (jobs/dags/*.py) and the step contract the Airflow VM gets (default: from this repository). */
+export function readDagSources(repoRoot: string = path.resolve(__dirname, "..")): { dagFiles: Record<string, string>; pipelineSpec: string } {
+  const dagsDir = path.join(repoRoot, "jobs", "dags");
+  const specFile = path.join(repoRoot, "jobs", "fraud_jobs", "pipeline_spec.py");
+  if (!fs.existsSync(specFile)) throw new Error(`pipeline contract not found: ${specFile}`);
+  const names = fs.existsSync(dagsDir) ? fs.readdirSync(dagsDir).filter((n) => n.endsWith(".py")).sort() : [];
+  if (names.length === 0) throw new Error(`no DAG file (*.py) in ${dagsDir}`);
+  const dagFiles = Object.fromEntries(names.map((n) => [n, fs.readFileSync(path.join(dagsDir, n), "utf8")]));
+  return { dagFiles, pipelineSpec: fs.readFileSync(specFile, "utf8") };
+}

@@ -13,7 +13,7 @@
 import * as path from "path";
 import { loadConfig } from "../constructs/config";
 import { DATAPROC_DEFAULTS, dataprocClusterSpec, dataprocSettings } from "../constructs/dataproc-spec";
-import { exampleAirflow } from "../constructs/host-examples";
+import { exampleAirflow } from "../__tests__/fixtures/host-examples";
 import { CONF_DIR, renderAirflowHost } from "../cloud-init/host-render";
 import { airflowPipelineConfig, JOBS_PREFIX, s3aUri } from "../constructs/pipeline-config";
 

@@ -6,12 +6,12 @@
  *   OUT/<host>/units.txt           our systemd units, one per line, in start order
  *   OUT/<host>/lockbox-refs.json   the Lockbox secret ids/entry keys the VM reads (no values)
  * and the same for each VM's day-two spec (EXAMPLE_DAY_TWO) as OUT/<host>-v2/.
- * Inputs: the example parameters of constructs/host-examples.ts (placeholder ids).
+ * Inputs: the example parameters of __tests__/fixtures/host-examples.ts (placeholder ids).
  * Usage: npx ts-node scripts/render-user-data.ts OUT_DIR
  */
 import * as fs from "fs";
 import * as path from "path";
-import { EXAMPLE_DAY_TWO, EXAMPLE_MLFLOW, exampleAirflow } from "../constructs/host-examples";
+import { EXAMPLE_DAY_TWO, EXAMPLE_MLFLOW, exampleAirflow } from "../__tests__/fixtures/host-examples";
 import { RenderedHost, renderAirflowHost, renderMlflowHost } from "../cloud-init/host-render";
 
 function lockboxRefs(host: RenderedHost): Record<string, string[]> {

@@ -4,7 +4,7 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as path from "path";
 import { promisify } from "util";
-import { EXAMPLE_MLFLOW } from "../../constructs/host-examples";
+import { EXAMPLE_MLFLOW } from "../fixtures/host-examples";
 import { LIB_DIR, renderMlflowHost } from "../../cloud-init/host-render";
 import { UNITS_DIR } from "../../cloud-init/host-templates";
 import { tempDir } from "./tools";
