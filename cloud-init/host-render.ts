@@ -297,9 +297,9 @@ function nginxSite(name: string, title: string, port: number, maxBodySize: strin
 /** Files both VMs get: the Lockbox reader (and the client it imports) and the staged nginx hardening drop-in. */
 function commonFiles(): HostFile[] {
   return [
-    { path: `${LIB_DIR}/ycm-lockbox`, content: readUnitsFile("boot/ycm-lockbox.py"), permissions: "0755" },
+    { path: `${LIB_DIR}/ycm-lockbox`, content: readUnitsFile("first-boot/ycm-lockbox.py"), permissions: "0755" },
     { path: `${LIB_DIR}/lockbox_client.py`, content: readLockboxClient() },
-    { path: `${LIB_DIR}/wait-for-url`, content: readUnitsFile("boot/wait-for-url.sh"), permissions: "0755" },
+    { path: `${LIB_DIR}/wait-for-url`, content: readUnitsFile("first-boot/wait-for-url.sh"), permissions: "0755" },
     { path: NGINX_DROPIN_STAGED, content: renderTemplate("systemd/nginx-hardening.conf.ejs", {}) },
   ];
 }
@@ -355,7 +355,7 @@ export function renderMlflowHost(p: MlflowHostParams): RenderedHost {
     }) },
     { path: NGINX_SITE_STAGED, content: nginxSite("mlflow", "MLflow", MLFLOW_PORT, "2g", MLFLOW_JOBS_ACCESS) },
     ...commonFiles(),
-    { path: BOOT_SCRIPT, permissions: "0750", content: bootScript("boot/mlflow-boot.sh.ejs", {
+    { path: BOOT_SCRIPT, permissions: "0750", content: bootScript("first-boot/mlflow-boot.sh.ejs", {
       hostLabel: "MLflow VM", venv, envFile, baseEnvName, user, units, certKey: MLFLOW_CERT_OBJECT_KEY,
     }) },
   ];
@@ -448,7 +448,7 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
     { path: `${dagsDir}/pipeline_spec.py`, content: p.pipelineSpec },
     // the contract is loaded by the DAG by path; the dag-processor need not parse it as a DAG file
     { path: `${dagsDir}/.airflowignore`, content: "pipeline_spec\\.py\n" },
-    { path: BOOT_SCRIPT, permissions: "0750", content: bootScript("boot/airflow-boot.sh.ejs", {
+    { path: BOOT_SCRIPT, permissions: "0750", content: bootScript("first-boot/airflow-boot.sh.ejs", {
       hostLabel: "Airflow VM", venv, envFile, baseEnvName, user, units,
     }) },
   ];

@@ -25,7 +25,7 @@ export function renderTemplate(relPath: string, data: Record<string, unknown>): 
 
 /**
  * The project's one Lockbox client (jobs/fraud_jobs/lockbox_client.py): the jobs ship it in
- * fraud_jobs.zip, the VMs get it next to their boot reader (units/boot/ycm-lockbox.py imports it).
+ * fraud_jobs.zip, the VMs get it next to their boot reader (units/first-boot/ycm-lockbox.py imports it).
  */
 export function readLockboxClient(): string {
   return fs.readFileSync(path.resolve(__dirname, "..", "jobs", "fraud_jobs", "lockbox_client.py"), "utf8");
