@@ -1,7 +1,7 @@
 /**
  * Pure rendering of the two VMs (no cdktf here): parameters -> a typed HostSpec -> user-data.
  * The constructs (constructs/mlflow-server.ts, airflow-host.ts) call these with their props; tests and
- * scripts/render-user-data.ts call them with example values.
+ * scripts/test/render-user-data.ts call them with example values.
  */
 import { HostFile, HostSpec } from "./host-spec";
 import { AptMirrors } from "../constructs/apt-mirrors";

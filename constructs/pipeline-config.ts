@@ -1,7 +1,7 @@
 /**
  * The pipeline config the stack writes on the Airflow VM (`/etc/yc-mlops/pipeline.json`, the keys of
  * PipelineConfig in jobs/fraud_jobs/pipeline_spec.py), as a pure function of the deployed endpoints.
- * The stack calls it with Terraform references; scripts/airflow-pipeline-config.ts calls it with the
+ * The stack calls it with Terraform references; scripts/test/airflow-pipeline-config.ts calls it with the
  * addresses of the test stand-ins, so the DAG test on the `dataproc` backend runs the config a deploy
  * writes. No provider binding is imported here (the script runs without .gen/).
  */
