@@ -5,7 +5,7 @@ module.exports = {
   roots: ["<rootDir>/__tests__"],
   testMatch: ["**/__tests__/**/*.test.ts"],
   transform: {
-    // isolatedModules: type checking is done once by `tsc --noEmit` in scripts/test-stack.sh;
+    // isolatedModules: type checking is done once by `tsc --noEmit` in scripts/test/test-stack.sh;
     // re-checking every test file (and the generated bindings) in jest would double the run time.
     "^.+\\.tsx?$": [
       "ts-jest",

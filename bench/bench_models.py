@@ -1,7 +1,7 @@
 """Benchmark: the pipeline's models at the Fraud Detection Handbook's size and split, beside its table.
 
 Runs the pipeline's own steps (generate, save_to_hdfs, preprocess, train_lr, train_rf, bootstrap,
-compare) in one Spark session (local[2]) with a loopback MLflow server (scripts/mlflow-local.sh,
+compare) in one Spark session (local[2]) with a loopback MLflow server (scripts/demo/mlflow-local.sh,
 state in the work folder), on the handbook's
 data set: 5,000 customers, 10,000 terminals, r = 5, simulated from 2018-04-01 (the handbook's 183
 days; the run lands the 58 it reads, which the other days do not change), logical date 2018-08-14:

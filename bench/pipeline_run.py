@@ -24,9 +24,9 @@ Step = tuple[str, Callable[[Sequence[str]], object], list[str]]
 
 @contextlib.contextmanager
 def loopback_mlflow(work: str) -> Iterator[str]:
-    """A local MLflow server (scripts/mlflow-local.sh, state in WORK/mlflow) for the duration; its
+    """A local MLflow server (scripts/demo/mlflow-local.sh, state in WORK/mlflow) for the duration; its
     URI. The job CLIs refuse a `sqlite:` tracking URI, as a deployment would."""
-    script = os.path.join(REPO, "scripts", "mlflow-local.sh")
+    script = os.path.join(REPO, "scripts", "demo", "mlflow-local.sh")
     uri = subprocess.run(["bash", script, "start", f"{work}/mlflow"], check=True, capture_output=True,
                          text=True).stdout.strip().splitlines()[-1]
     try:

@@ -197,7 +197,7 @@ exec chroot "$M" /lib/systemd/systemd --system
         self._remove_cgroups()
 
     def _pidfile(self) -> Path | None:
-        """Where scripts/test-boot.sh's trap finds the PID 1 to kill if pytest itself is killed."""
+        """Where scripts/test/test-boot.sh's trap finds the PID 1 to kill if pytest itself is killed."""
         d = os.environ.get("BOOT_PIDFILE_DIR")
         return Path(d) / f"{self.name}.pid" if d else None
 

@@ -1,7 +1,7 @@
 """What a person opens in this project's MLflow and Airflow UIs, and what they must see there.
 
 Plans for browser/ui-check.mjs, and the checks of its report, shared by the boot test (the hosts
-behind nginx), the DAG test (the local run's UIs) and scripts/screenshots.py (the README's
+behind nginx), the DAG test (the local run's UIs) and scripts/demo/screenshots.py (the README's
 pictures). Standard library only, plus jobs/fraud_jobs/tracking.py for the MLflow links (the very
 links the pipeline prints).
 """
@@ -249,7 +249,7 @@ def at(base: str, page_list: list[dict]) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
-# the local run's UIs (scripts/demo-ui.sh): MLflow without login, Airflow with its own login form
+# the local run's UIs (scripts/demo/demo-ui.sh): MLflow without login, Airflow with its own login form
 
 
 @dataclass

@@ -290,7 +290,7 @@ export function airflowScheduleProblem(schedule: string): string | undefined {
   return undefined;
 }
 
-/** How often a schedule fires, for cost estimates (scripts/lifecycle-cost.ts). */
+/** How often a schedule fires, for cost estimates (scripts/deploy/lifecycle-cost.ts). */
 export type ScheduleFrequency =
   | { readonly kind: "once" }
   | { readonly kind: "continuous" }

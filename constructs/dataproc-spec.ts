@@ -2,7 +2,7 @@
  * The Data Proc cluster the pipeline runs on, as data: one pure function from the stack's settings
  * to the cluster's spec. The stack builds its `yandex_dataproc_cluster` from it (always-on,
  * stop-between-runs), and the pipeline config hands it to the DAG, which creates the same cluster
- * for each run (per-run). No provider binding is imported here (scripts/airflow-pipeline-config.ts
+ * for each run (per-run). No provider binding is imported here (scripts/test/airflow-pipeline-config.ts
  * runs without .gen/).
  */
 

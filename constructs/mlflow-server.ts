@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { DataResource } from "cdktf";
 import { ComputeInstance } from "../.gen/providers/yandex/compute-instance";
 import { createHostInstance, HostInstanceProps, internalFqdn } from "./host-instance";
-import { MLFLOW_PORT, MlflowHostParams, RenderedHost, renderMlflowHost } from "./host-render";
+import { MLFLOW_PORT, MlflowHostParams, RenderedHost, renderMlflowHost } from "../cloud-init/host-render";
 
 /**
  * Props of the MLflow VM: where it runs (HostInstanceProps) and what it serves

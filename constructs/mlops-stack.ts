@@ -12,7 +12,7 @@ import { DataprocAccess } from "./dataproc-access";
 import { DATAPROC_DEFAULTS, DataprocCluster } from "./dataproc-cluster";
 import { dataprocSettings } from "./dataproc-spec";
 import { HOST_INSTANCE_DEFAULTS } from "./host-instance";
-import { DEFAULT_WEB_USER, MLFLOW_CERT_OBJECT_KEY, TLS_CERT_PATH } from "./host-render";
+import { DEFAULT_WEB_USER, MLFLOW_CERT_OBJECT_KEY, TLS_CERT_PATH } from "../cloud-init/host-render";
 import { JobCode } from "./job-code";
 import { MlflowBackend } from "./mlflow-backend";
 import { MlflowServer } from "./mlflow-server";
@@ -272,7 +272,7 @@ export class MlopsStack extends TerraformStack {
     }
     new TerraformOutput(this, "jobs_uri", { value: this.jobCode.jobsUri, description: "where the job code is uploaded" });
     new TerraformOutput(this, "postgres_host", { value: this.postgres.primaryHost, description: `Managed PostgreSQL primary (port ${this.postgres.port})` });
-    // everything `make check-deploy` (scripts/check_deploy.py) needs, in one place: the program
+    // everything `make check-deploy` (scripts/deploy/check_deploy.py) needs, in one place: the program
     // talks only to these addresses (and Lockbox / Object Storage for the password and certificate)
     new TerraformOutput(this, "check_deploy", {
       description: "what scripts/check_deploy.py reads: each web endpoint, its basic-auth user, the Lockbox entry of its password, where its TLS certificate can be fetched",

@@ -1,13 +1,13 @@
 /**
  * The pipeline config the stack writes on the Airflow VM (`/etc/yc-mlops/pipeline.json`, the keys of
  * PipelineConfig in jobs/fraud_jobs/pipeline_spec.py), as a pure function of the deployed endpoints.
- * The stack calls it with Terraform references; scripts/airflow-pipeline-config.ts calls it with the
+ * The stack calls it with Terraform references; scripts/test/airflow-pipeline-config.ts calls it with the
  * addresses of the test stand-ins, so the DAG test on the `dataproc` backend runs the config a deploy
  * writes. No provider binding is imported here (the script runs without .gen/).
  */
 import { MANAGED_BY_LABEL } from "./config";
 import { DataprocClusterSpec } from "./dataproc-spec";
-import { MLFLOW_CERT_OBJECT_KEY, MLFLOW_JOBS_USER } from "./host-render";
+import { MLFLOW_CERT_OBJECT_KEY, MLFLOW_JOBS_USER } from "../cloud-init/host-render";
 import { PIPELINE_CONFIG_SCHEMA_JSON, PipelineConfigJson } from "./pipeline-contract";
 
 /** Where the pipeline keeps its data on the cluster (HDFS, the cluster's default file system). */

@@ -1,7 +1,7 @@
 /**
  * The one check of an OpenSSH public key and of the admin login it is installed for, used by the
  * config (at synth, before anything is written) and by the host renderer (for direct callers such as
- * scripts/render-user-data.ts).
+ * scripts/test/render-user-data.ts).
  *
  * A key line is `TYPE BASE64 [comment]`. The base64 blob is decoded and parsed in the SSH wire
  * format (RFC 4253 6.6, RFC 5656 3.1, OpenSSH PROTOCOL.u2f): its own type string must equal TYPE and

@@ -9,7 +9,7 @@
  * the way Yandex documents it ("Locking Terraform states using Managed Service for YDB",
  * https://yandex.cloud/en/docs/tutorials/infrastructure-management/terraform-state-lock).
  * `StateBackendStack` (cdktf stack `yc-mlops-state`) creates the bucket, the database and a service
- * account whose static key goes straight into Lockbox; scripts/state-backend.sh creates the lock
+ * account whose static key goes straight into Lockbox; scripts/deploy/state-backend.sh creates the lock
  * table and prints the config block that switches the main stack to the remote state.
  */
 import { Construct } from "constructs";
@@ -54,7 +54,7 @@ export interface RemoteStateConfig {
 /**
  * Makes `stack` keep its state in Object Storage, locked in YDB. No credential is written here: the
  * backend reads the state account's static key from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
- * (scripts/state-backend.sh exports them from Lockbox), so neither the synthesized JSON nor
+ * (scripts/deploy/state-backend.sh exports them from Lockbox), so neither the synthesized JSON nor
  * .terraform/ ever holds it.
  */
 export function useRemoteState(stack: TerraformStack, cfg: RemoteStateConfig): S3Backend {

@@ -1,7 +1,7 @@
 """Build fraud_jobs.zip, the package shipped to the cluster with --py-files.
 
 The one builder of the archive: the stack runs it at synth (constructs/job-code.ts uploads what it
-writes) and the local runner runs it (scripts/local-airflow.sh stage_jobs), so both ship the same
+writes) and the local runner runs it (scripts/demo/local-airflow.sh stage_jobs), so both ship the same
 bytes. Every `.py` file under fraud_jobs/ goes in, skipping caches and hidden folders and files.
 
 Deterministic on any machine: sorted entries, fixed timestamps and permissions, and no compression

@@ -22,7 +22,7 @@ from fraud_jobs.pipeline_spec import PipelineConfig  # noqa: E402  (pure Python)
 
 
 def local_config(work: str, mlflow_uri: str, venv: str, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """The local backend's config for a work folder (layout: scripts/local-airflow.sh), checked."""
+    """The local backend's config for a work folder (layout: scripts/demo/local-airflow.sh), checked."""
     py = os.path.join(venv, "bin", "python")
     cfg: dict[str, Any] = {
         "backend": "local",

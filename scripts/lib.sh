@@ -31,7 +31,7 @@ ensure_uv() {
 }
 
 # fleet_version KEY -> one value of versions.json (python, vm.debianSuite, pins.mlflow, ...).
-fleet_version() { python3 "$REPO_ROOT/scripts/versions.py" get "$1"; }
+fleet_version() { python3 "$REPO_ROOT/scripts/toolchain/versions.py" get "$1"; }
 
 # venv_for NAME LOCKFILE -> prints the venv path; creates it from the lock (hashes checked) if it
 # does not exist yet, on the fleet's CPython (versions.json `python`: what every lock is compiled

@@ -1,5 +1,5 @@
 /**
- * scripts/lifecycle-cost.ts: the monthly cost of each dataproc.lifecycle for a config. The arithmetic
+ * scripts/deploy/lifecycle-cost.ts: the monthly cost of each dataproc.lifecycle for a config. The arithmetic
  * on round numbers, the schedule's runs, and that the figures follow the config (presets, host counts,
  * schedule) through the stack's own config loader, with errors naming the key.
  */
@@ -8,7 +8,7 @@ import { ConfigError, validateConfig } from "../../constructs/config";
 import {
   costReport, configSubclusters, monthlyCosts, ModeCost, parseTiming, PriceBook, readPriceBook, runsPerMonth,
   subclusterCost, Timing,
-} from "../../scripts/lifecycle-cost";
+} from "../../scripts/deploy/lifecycle-cost";
 import { deployableRawConfig } from "./deployable";
 
 const TIMING: Timing = { runMinutes: 10, createMinutes: 10, startMinutes: 5, stopMinutes: 5, deleteMinutes: 10 };

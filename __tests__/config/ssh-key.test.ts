@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ConfigError, validateConfig } from "../../constructs/config";
-import { renderMlflowHost } from "../../constructs/host-render";
-import { EXAMPLE_MLFLOW } from "../../constructs/host-examples";
+import { renderMlflowHost } from "../../cloud-init/host-render";
+import { EXAMPLE_MLFLOW } from "../fixtures/host-examples";
 import { SSH_KEY_TYPES, sshPublicKeyProblem } from "../../constructs/ssh-key";
 import { deployableRawConfig } from "./deployable";
 

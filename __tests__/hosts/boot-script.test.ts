@@ -1,9 +1,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { FLEET } from "../../constructs/fleet-versions";
-import { EXAMPLE_MLFLOW } from "../../constructs/host-examples";
-import { renderAirflowHost, renderMlflowHost } from "../../constructs/host-render";
-import { exampleAirflow } from "../../constructs/host-examples";
+import { EXAMPLE_MLFLOW } from "../fixtures/host-examples";
+import { renderAirflowHost, renderMlflowHost } from "../../cloud-init/host-render";
+import { exampleAirflow } from "../fixtures/host-examples";
 import { run, tempDir } from "./tools";
 
 /**

@@ -1,6 +1,6 @@
 import { TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { AirflowHost } from "../../constructs/airflow-host";
-import { EXAMPLE_MLFLOW, exampleAirflow } from "../../constructs/host-examples";
+import { EXAMPLE_MLFLOW, exampleAirflow } from "../fixtures/host-examples";
 import { HostInstanceProps } from "../../constructs/host-instance";
 import { MlflowServer } from "../../constructs/mlflow-server";
 import { escapeTerraformTemplate } from "../../cloud-init/terraform-escape";

@@ -4,13 +4,13 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as path from "path";
 import { promisify } from "util";
-import { EXAMPLE_MLFLOW } from "../../constructs/host-examples";
-import { LIB_DIR, renderMlflowHost } from "../../constructs/host-render";
-import { UNITS_DIR } from "../../constructs/host-templates";
+import { EXAMPLE_MLFLOW } from "../fixtures/host-examples";
+import { LIB_DIR, renderMlflowHost } from "../../cloud-init/host-render";
+import { UNITS_DIR } from "../../cloud-init/host-templates";
 import { tempDir } from "./tools";
 
 const run = promisify(execFile);
-const READER = path.join(UNITS_DIR, "boot/ycm-lockbox.py");
+const READER = path.join(UNITS_DIR, "first-boot/ycm-lockbox.py");
 
 /**
  * Stand-in for the metadata service's token endpoint and the Lockbox payload API (same paths,
@@ -40,7 +40,7 @@ async function listen(server: http.Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-describe("the VMs' Lockbox reader (units/boot/ycm-lockbox.py)", () => {
+describe("the VMs' Lockbox reader (units/first-boot/ycm-lockbox.py)", () => {
   const values = {
     e6qpg: { password: `pg-${Math.random().toString(36).slice(2)}` },
     e6qs3: { access_key_id: `id-${Math.random().toString(36).slice(2)}`, secret_access_key: `sk-${Math.random().toString(36).slice(2)}` },
@@ -93,7 +93,7 @@ describe("the VMs' Lockbox reader (units/boot/ycm-lockbox.py)", () => {
 });
 
 describe("wait-for-url (the Airflow scheduler's start condition)", () => {
-  const WAIT = path.join(UNITS_DIR, "boot/wait-for-url.sh");
+  const WAIT = path.join(UNITS_DIR, "first-boot/wait-for-url.sh");
 
   it("returns once the URL answers", async () => {
     const server = http.createServer((_req, res) => res.end("ok"));

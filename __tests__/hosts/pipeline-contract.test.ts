@@ -6,8 +6,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { exampleAirflow } from "../../constructs/host-examples";
-import { renderAirflowHost } from "../../constructs/host-render";
+import { exampleAirflow } from "../fixtures/host-examples";
+import { renderAirflowHost } from "../../cloud-init/host-render";
 import { schemaProblems } from "../../constructs/json-schema";
 import { PIPELINE_DEFAULTS } from "../../constructs/pipeline-config";
 import { PIPELINE_CONFIG_SCHEMA, pipelineConfigProblems } from "../../constructs/pipeline-contract";

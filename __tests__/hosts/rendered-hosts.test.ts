@@ -4,7 +4,7 @@ import { HostFile } from "../../cloud-init/host-spec";
 import { renderCloudConfig } from "../../cloud-init/render";
 import { escapeTerraformTemplate } from "../../cloud-init/terraform-escape";
 import { FLEET, lockPins } from "../../constructs/fleet-versions";
-import { EXAMPLE_MLFLOW, exampleAirflow } from "../../constructs/host-examples";
+import { EXAMPLE_MLFLOW, exampleAirflow } from "../fixtures/host-examples";
 import {
   ENDPOINTS_OVERRIDE,
   HTPASSWD_PATH,
@@ -15,7 +15,7 @@ import {
   TLS_KEY_PATH,
   renderAirflowHost,
   renderMlflowHost,
-} from "../../constructs/host-render";
+} from "../../cloud-init/host-render";
 import { findSecrets } from "./secret-scan";
 import { requireTool, run, standInCert, tempDir } from "./tools";
 

@@ -18,7 +18,7 @@ export function requireTool(name: string): string {
     const candidate = path.join(dir, name);
     if (dir && fs.existsSync(candidate)) return candidate;
   }
-  throw new Error(`${name} is not installed; install it with: ${INSTALL_HINT[name] ?? name} (scripts/test-stack.sh does)`);
+  throw new Error(`${name} is not installed; install it with: ${INSTALL_HINT[name] ?? name} (scripts/test/test-stack.sh does)`);
 }
 
 export interface RunResult {

@@ -10,7 +10,7 @@ import * as path from "path";
 import { synthesize } from "../../main";
 import { deployableRawConfig } from "../config/deployable";
 
-// scripts/test-stack.sh sets TERRAFORM_BIN (scripts/terraform-bin.sh); otherwise the one on PATH.
+// scripts/test/test-stack.sh sets TERRAFORM_BIN (scripts/toolchain/terraform-bin.sh); otherwise the one on PATH.
 const TERRAFORM = process.env.TERRAFORM_BIN || "terraform";
 
 function planRefusalCheck(dir: string, env: NodeJS.ProcessEnv): { status: number | null; output: string } {

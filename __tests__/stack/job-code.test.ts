@@ -1,6 +1,6 @@
 /**
  * fraud_jobs.zip has one builder, jobs/build_zip.py: the stack runs it at synth and uploads what it
- * writes; the local runner (scripts/local-airflow.sh stage_jobs, `make demo`, the DAG tests) runs it
+ * writes; the local runner (scripts/demo/local-airflow.sh stage_jobs, `make demo`, the DAG tests) runs it
  * too. These tests hold the two paths to the same bytes and file list.
  */
 import { execFileSync } from "child_process";
@@ -13,7 +13,7 @@ import { JOBS_DIR, REPO_ROOT } from "./fixtures";
 
 /** What `stage_jobs WORK` leaves in WORK/jobs: file names and the archive's bytes. */
 function stageJobs(work: string): { files: string[]; zip: Buffer } {
-  execFileSync("bash", ["-c", 'source scripts/lib.sh && source scripts/local-airflow.sh && stage_jobs "$1"', "_", work], { cwd: REPO_ROOT });
+  execFileSync("bash", ["-c", 'source scripts/lib.sh && source scripts/demo/local-airflow.sh && stage_jobs "$1"', "_", work], { cwd: REPO_ROOT });
   const jobs = path.join(work, "jobs");
   const files = fs.readdirSync(jobs, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())

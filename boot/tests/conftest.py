@@ -31,7 +31,7 @@ def pytest_terminal_summary(terminalreporter):
 def rootfs() -> Path:
     path = os.environ.get("BOOT_ROOTFS")
     if not path or not Path(path, "lib/systemd/systemd").exists():
-        pytest.fail("BOOT_ROOTFS is not set to a built root filesystem; run scripts/test-boot.sh")
+        pytest.fail("BOOT_ROOTFS is not set to a built root filesystem; run scripts/test/test-boot.sh")
     return Path(path)
 
 

@@ -1,4 +1,4 @@
-"""Boots one rendered host (scripts/render-user-data.ts output) against fresh stand-ins.
+"""Boots one rendered host (scripts/test/render-user-data.ts output) against fresh stand-ins.
 
 Every secret value is made up here, at random, per run, and served only by the Lockbox stand-in, so a
 leak of any of them into logs is detectable and cannot be a coincidence.
@@ -38,11 +38,11 @@ HOST_PORTS = {"mlflow": [443, 5000], "airflow": [443, 8080]}
 def rendered_dir(name: str) -> Path:
     base = os.environ.get("BOOT_RENDERED_DIR", "")
     if not base:
-        pytest.skip("BOOT_RENDERED_DIR not set: scripts/render-user-data.ts was not run")
+        pytest.skip("BOOT_RENDERED_DIR not set: scripts/test/render-user-data.ts was not run")
     d = Path(base) / name
     render_log = os.environ.get("BOOT_RENDER_LOG", "")
     if not (d / "user-data").is_file() and render_log and Path(render_log).is_file():
-        pytest.fail(f"scripts/render-user-data.ts did not render host '{name}':\n"
+        pytest.fail(f"scripts/test/render-user-data.ts did not render host '{name}':\n"
                     + Path(render_log).read_text()[-3000:])
     if not (d / "user-data").is_file():
         pytest.skip(f"no rendered user-data for host '{name}' in {base}")
@@ -317,9 +317,9 @@ def replace_rendered(old: RenderedHost, host_factory, timeout: float) -> tuple[R
 
 
 # ---------------------------------------------------------------------------------------------
-# make check-deploy (scripts/check_deploy.py) against a booted host
+# make check-deploy (scripts/deploy/check_deploy.py) against a booted host
 
-CHECK_DEPLOY = Path(__file__).resolve().parents[2] / "scripts" / "check_deploy.py"
+CHECK_DEPLOY = Path(__file__).resolve().parents[2] / "scripts" / "deploy" / "check_deploy.py"
 
 
 def machine_address() -> str:
@@ -379,7 +379,7 @@ def check_deploy_failures_with_a_password_nginx_does_not_know(rh: RenderedHost, 
 
 def run_check_deploy(rh: RenderedHost, outputs: dict, work: Path, *args: str,
                      timeout: float = 1200) -> subprocess.CompletedProcess:
-    """scripts/check_deploy.py with the machine's python3 (it needs nothing else), the stack's
+    """scripts/deploy/check_deploy.py with the machine's python3 (it needs nothing else), the stack's
     outputs in a file, the Yandex Cloud addresses pointed at this host's stand-ins and an IAM
     token the Lockbox stand-in issued."""
     path = work / "outputs.json"

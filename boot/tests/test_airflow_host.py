@@ -223,7 +223,7 @@ def test_airflow_ui_in_a_browser_through_nginx(airflow_host, ca):
 
 
 def test_check_deploy_passes_the_endpoints_and_names_the_task_that_fails(airflow_host, ca, tmp_path):
-    """`make check-deploy` (scripts/check_deploy.py) at the host's address: the endpoint checks hold
+    """`make check-deploy` (scripts/deploy/check_deploy.py) at the host's address: the endpoint checks hold
     and nothing but 443 answers; the run it triggers through the REST API fails at its first task
     (this host's Data Proc API is a loopback stand-in that speaks no gRPC), and the program exits
     non-zero naming that task, after its log tail. A wrong admin password in Lockbox fails at the

@@ -369,7 +369,7 @@ def test_mlflow_ui_in_a_browser_through_nginx(mlflow_host, ca):
 
 
 def test_check_deploy_proves_the_host_and_prints_the_demo_summary(mlflow_host, ca, tmp_path):
-    """`make check-deploy` (scripts/check_deploy.py) at the host's address, verified against the
+    """`make check-deploy` (scripts/deploy/check_deploy.py) at the host's address, verified against the
     certificate the VM published to the bucket, the admin password from Lockbox: the endpoint
     checks hold, nothing but 443 answers, and the seeded run's comparison is printed as `make demo`
     prints it, with the champion alias. The published certificate is read here with an S3 signature

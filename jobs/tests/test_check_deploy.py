@@ -1,4 +1,4 @@
-"""scripts/check_deploy.py (`make check-deploy`): its pure parts here (the outputs it reads, the
+"""scripts/deploy/check_deploy.py (`make check-deploy`): its pure parts here (the outputs it reads, the
 summary it prints, Airflow's log content, the champion line), plus the two network primitives on
 loopback with real sockets: the port probe and TLS verification against a host's own certificate;
 and reading the password from the boot harness's Lockbox stand-in (strict on the token).
@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-sys.path.insert(0, str(SCRIPTS))
+sys.path.insert(0, str(SCRIPTS / "deploy"))
+sys.path.insert(0, str(SCRIPTS / "demo"))
 
 import check_deploy as cd  # noqa: E402
 from demo_summary import summary_lines  # noqa: E402

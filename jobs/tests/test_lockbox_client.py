@@ -1,5 +1,5 @@
 """The one Lockbox client (fraud_jobs/lockbox_client.py, shipped to the cluster in fraud_jobs.zip and
-to the VMs next to units/boot/ycm-lockbox.py): its retry policies against a loopback stand-in of
+to the VMs next to units/first-boot/ycm-lockbox.py): its retry policies against a loopback stand-in of
 the metadata service and the Lockbox payload API that answers 403 until the account's binding
 "arrives", as right after a VM boots."""
 

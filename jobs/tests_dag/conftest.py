@@ -1,5 +1,5 @@
 """Fixtures of the DAG tests. They run in the Airflow environment (jobs/requirements-airflow.lock),
-started by scripts/test-dag.sh, which exports:
+started by scripts/test/test-dag.sh, which exports:
 
   DAG_TEST_WORK   a scratch folder for this test session (Airflow home, configs, pipeline data)
   JOBS_VENV       the jobs' Python environment (spark-submit, mlflow) used by the local backend
@@ -67,17 +67,17 @@ def config_file(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def mlflow_server():
-    """A loopback MLflow server (scripts/mlflow-local.sh, the demo's); each test uses its own
-    experiment and registered model. scripts/test-dag.sh stops it too if pytest is killed."""
+    """A loopback MLflow server (scripts/demo/mlflow-local.sh, the demo's); each test uses its own
+    experiment and registered model. scripts/test/test-dag.sh stops it too if pytest is killed."""
     import subprocess
 
     state = WORK / "mlflow"
-    uri = subprocess.run(["bash", "scripts/mlflow-local.sh", "start", str(state)],
+    uri = subprocess.run(["bash", "scripts/demo/mlflow-local.sh", "start", str(state)],
                          cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
     try:
         yield uri
     finally:
-        subprocess.run(["bash", "scripts/mlflow-local.sh", "stop", str(state)], cwd=REPO)
+        subprocess.run(["bash", "scripts/demo/mlflow-local.sh", "stop", str(state)], cwd=REPO)
 
 
 @pytest.fixture(scope="session")

@@ -22,9 +22,9 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
 
 def shell(snippet: str, *args: str) -> str:
-    """Run a function of scripts/local-airflow.sh (the same code the demo uses)."""
+    """Run a function of scripts/demo/local-airflow.sh (the same code the demo uses)."""
     out = subprocess.run(
-        ["bash", "-c", f'source scripts/lib.sh; source scripts/local-airflow.sh; {snippet}', "_", *args],
+        ["bash", "-c", f'source scripts/lib.sh; source scripts/demo/local-airflow.sh; {snippet}', "_", *args],
         cwd=REPO, check=True, capture_output=True, text=True,
     )
     return out.stdout.strip()

@@ -5,12 +5,12 @@ gRPC + TLS on loopback, credentials from the metadata stand-in, each job a real 
 The "cluster" is what a Data Proc node gives a job, on this machine: HDFS (the MiniDFSCluster of
 jobs/tests/hdfs_fixture.py) as its default file system, Object Storage (moto) through Spark's own
 s3a filesystem (hadoop-aws from Maven Central), the jobs' Python environment as the image's Python.
-The pipeline config is the one the stack writes for the Airflow VM (scripts/airflow-pipeline-config.ts
+The pipeline config is the one the stack writes for the Airflow VM (scripts/test/airflow-pipeline-config.ts
 renders it with the stack's own code), for these endpoints; the job code in the bucket is what
 JobCode uploads (the same zip builder, checked by jest). The connection is the one the Airflow VM's
 boot script writes (folder + endpoint, no key).
 
-Needs $JOBS_VENV and $STANDIN_MOTO_SERVER (scripts/test-dag.sh sets them).
+Needs $JOBS_VENV and $STANDIN_MOTO_SERVER (scripts/test/test-dag.sh sets them).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ JOBS_VENV = os.environ.get("JOBS_VENV", "")
 MOTO_SERVER = os.environ.get("STANDIN_MOTO_SERVER", "")
 pytestmark = [
     pytest.mark.skipif(not JOBS_VENV or not MOTO_SERVER,
-                       reason="JOBS_VENV / STANDIN_MOTO_SERVER not set: run through scripts/test-dag.sh"),
+                       reason="JOBS_VENV / STANDIN_MOTO_SERVER not set: run through scripts/test/test-dag.sh"),
 ]
 
 for folder in (REPO / "boot", REPO / "jobs"):  # the stand-ins; tests.hdfs_fixture
@@ -86,7 +86,7 @@ def render_pipeline_config(mlflow_uri: str, stack_config: Path | None = None) ->
     cluster = (["--subnet-id", SUBNET_ID, "--security-group-id", SECURITY_GROUP_ID,
                 "--dataproc-service-account-id", DATAPROC_SA_ID] if stack_config else ["--cluster-id", CLUSTER_ID])
     out = subprocess.run(
-        ["npx", "--no-install", "ts-node", "scripts/airflow-pipeline-config.ts", "--bucket", BUCKET,
+        ["npx", "--no-install", "ts-node", "scripts/test/airflow-pipeline-config.ts", "--bucket", BUCKET,
          "--mlflow-uri", mlflow_uri, "--mlflow-password-secret", MLFLOW_SECRET_ID, *cluster],
         cwd=REPO, capture_output=True, text=True, env=dict(os.environ, YC_MLOPS_CONFIG=str(stack_config or "")))
     assert out.returncode == 0, out.stderr

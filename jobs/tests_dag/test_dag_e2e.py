@@ -3,7 +3,7 @@ mode, the jobs' environment) and a real MLflow server on loopback; then a run wi
 file that must stop at save_to_hdfs and leave the earlier outputs as they were.
 
 Needs the seven entry scripts of the jobs (jobs/entrypoints/) and $JOBS_VENV (set by
-scripts/test-dag.sh); without them these tests are skipped with the reason.
+scripts/test/test-dag.sh); without them these tests are skipped with the reason.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ JOBS_VENV = os.environ.get("JOBS_VENV", "")
 
 pytestmark = [
     pytest.mark.skipif(bool(MISSING), reason=f"jobs not all in yet: no entrypoints for {', '.join(MISSING)}"),
-    pytest.mark.skipif(not JOBS_VENV, reason="JOBS_VENV not set: run through scripts/test-dag.sh"),
+    pytest.mark.skipif(not JOBS_VENV, reason="JOBS_VENV not set: run through scripts/test/test-dag.sh"),
 ]
 
 
@@ -90,7 +90,7 @@ def test_the_local_uis_show_the_run_in_a_browser(stack):
     if not (stack.work / "pipeline.json").is_file():
         pytest.skip("needs the full run (the previous test)")
     why = uicheck.missing_tools()
-    assert why is None, why  # scripts/test-dag.sh installs Chromium and playwright-core
+    assert why is None, why  # scripts/test/test-dag.sh installs Chromium and playwright-core
     # the demo's work-folder layout (pipeline.json, airflow/, mlflow/) over this module's run and the
     # session's shared servers: demo-ui.sh then reuses the running MLflow server
     view = WORK / "e2e-ui"
@@ -99,7 +99,7 @@ def test_the_local_uis_show_the_run_in_a_browser(stack):
                          ("mlflow", WORK / "mlflow")):
         if not (view / name).is_symlink():
             (view / name).symlink_to(target)
-    res = subprocess.run(["bash", "scripts/demo-ui.sh", "start"], cwd=REPO, capture_output=True, text=True,
+    res = subprocess.run(["bash", "scripts/demo/demo-ui.sh", "start"], cwd=REPO, capture_output=True, text=True,
                          env=dict(os.environ, DEMO_WORK_DIR=str(view)), timeout=900)
     try:
         assert res.returncode == 0, res.stderr[-3000:]

@@ -28,10 +28,10 @@ DELIBERATE = ("uses R", "restricts the year")
 def ts_verdicts(schedules: list[str]) -> list[str | None]:
     """What the synth check says of each schedule (None = accepted), from one node process."""
     res = subprocess.run(
-        ["node", "-r", "ts-node/register/transpile-only", "scripts/schedule-verdicts.ts"],
+        ["node", "-r", "ts-node/register/transpile-only", "scripts/test/schedule-verdicts.ts"],
         input=json.dumps(schedules), capture_output=True, text=True, cwd=REPO, timeout=300,
     )
-    assert res.returncode == 0, f"scripts/schedule-verdicts.ts failed (npm ci done?): {res.stderr[-2000:]}"
+    assert res.returncode == 0, f"scripts/test/schedule-verdicts.ts failed (npm ci done?): {res.stderr[-2000:]}"
     return json.loads(res.stdout)
 
 

@@ -1,4 +1,4 @@
-"""Helpers of scripts/test-validate.sh around checkov's JSON report of the synthesized stack.
+"""Helpers of scripts/test/test-validate.sh around checkov's JSON report of the synthesized stack.
 
   unencrypt STACK.json OUT.json   copy the stack with the buckets' server-side encryption removed
                                   (the negative case: checkov must then fail CKV_YC_3); prints the

@@ -1,4 +1,4 @@
-"""Helpers of scripts/test-validate.sh around `terraform validate -json`.
+"""Helpers of scripts/test/test-validate.sh around `terraform validate -json`.
 
   report VALIDATE.json            print the diagnostics; exit 0 only if valid with no errors
   drop-required STACK.json SCHEMA.json OUT.json

@@ -5,7 +5,7 @@ existing table with that key is left as is; one with another key is an error.
 
 Usage: create_lock_table.py DOCUMENT_API_ENDPOINT TABLE
 Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment (the state account's
-static key, which scripts/state-backend.sh takes from Lockbox); they are never printed.
+static key, which scripts/deploy/state-backend.sh takes from Lockbox); they are never printed.
 Exit 2 with one line on bad arguments or a failed call.
 """
 

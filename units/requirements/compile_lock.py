@@ -9,7 +9,7 @@ versions.json: the VMs' Debian release has it, and so does the boot test's root)
 wheels; an sdist only when no wheel fits. `pip install --require-hashes` still verifies every download.
 
 The pins of versions.json always apply (as constraints); `--constraints-from` adds every pin of
-another lock, so a VM runs exactly the versions the tests run. `make upgrade` (scripts/versions.py)
+another lock, so a VM runs exactly the versions the tests run. `make upgrade` (scripts/toolchain/versions.py)
 runs this for both VM locks:
   compile_lock.py --uv UV --requirements units/requirements/mlflow-server.in \
       --constraints-from jobs/requirements.lock --out units/requirements/mlflow-server.lock

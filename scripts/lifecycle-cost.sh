@@ -1,9 +1,0 @@
-#!/usr/bin/env bash
-# make cost: scripts/lifecycle-cost.ts with the repo's node_modules (no provider bindings needed).
-# Usage: scripts/lifecycle-cost.sh [--run-min M] [--create-min M] [--start-min M] [--stop-min M] [--delete-min M]
-source "$(dirname "$0")/lib.sh"
-source "$REPO_ROOT/scripts/npm-deps.sh"
-cd "$REPO_ROOT"
-
-ensure_node_modules
-exec node -r ts-node/register/transpile-only scripts/lifecycle-cost.ts "$@"
