@@ -275,7 +275,7 @@ export class MlopsStack extends TerraformStack {
     // everything `make check-deploy` (scripts/deploy/check_deploy.py) needs, in one place: the program
     // talks only to these addresses (and Lockbox / Object Storage for the password and certificate)
     new TerraformOutput(this, "check_deploy", {
-      description: "what scripts/check_deploy.py reads: each web endpoint, its basic-auth user, the Lockbox entry of its password, where its TLS certificate can be fetched",
+      description: "what scripts/deploy/check_deploy.py reads: each web endpoint, its basic-auth user, the Lockbox entry of its password, where its TLS certificate can be fetched",
       value: {
         mlflow: {
           url: `https://${this.mlflow.publicIp}`,

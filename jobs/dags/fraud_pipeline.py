@@ -3,7 +3,7 @@
 generate -> save_to_hdfs -> preprocess -> [train_lr, train_rf] -> bootstrap -> compare
 
 Every setting comes from ONE place: the JSON file named by $FRAUD_PIPELINE_CONFIG (written by the
-cloud stack on the Airflow VM, or by scripts/demo.sh locally), read with PipelineConfig.load. Parsing
+cloud stack on the Airflow VM, or by scripts/demo/demo.sh locally), read with PipelineConfig.load. Parsing
 this file touches no network, no Airflow Variable and no connection: operators only resolve their
 connections when a task runs.
 

@@ -1,7 +1,7 @@
 """Read Lockbox secrets with the instance's service account: the project's one Lockbox client.
 
 Two callers on two kinds of host ship this same file:
-  - the VMs' boot reader units/boot/ycm-lockbox.py (the stack writes this file next to it, as
+  - the VMs' boot reader units/first-boot/ycm-lockbox.py (the stack writes this file next to it, as
     lockbox_client.py, in each VM's user-data), with the VM's system python3;
   - the jobs on the Data Proc driver (fraud_jobs.mlflow_auth, inside fraud_jobs.zip).
 So it is standard library only and imports nothing of the project.
