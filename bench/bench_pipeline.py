@@ -132,6 +132,10 @@ def growth_exponent(sizes: list[float], seconds: list[float]) -> float:
 def run_size(spark, work: str, scale: float) -> dict[str, tuple[float, float, int, int]]:
     """{step: (seconds, floor seconds, peak JVM heap bytes, peak Python bytes)} of one pipeline run
     at `scale` x the handbook."""
+    # one session runs every size: a DataFrame a step cached would otherwise answer a later read
+    # of the same path with the old rows (Spark matches cached plans by path, not by content)
+    spark.catalog.clearCache()
+    work = os.path.join(work, f"{scale:g}x")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     out = {}
@@ -144,6 +148,7 @@ def run_size(spark, work: str, scale: float) -> dict[str, tuple[float, float, in
                 main(argv)
                 seconds = time.monotonic() - start
             floor = io_floor(spark, work, *step_io(name, work))
+            spark.catalog.clearCache()
             out[name] = (seconds, floor, memory.jvm_heap_peak, memory.python_peak)
             print(f"[bench] {scale:g}x {name}: {seconds:.1f} s (floor {floor:.1f} s, peak JVM heap "
                   f"{memory.jvm_heap_peak / 2**20:.0f} MiB, Python {memory.python_peak / 2**20:.0f} MiB)",
@@ -154,7 +159,7 @@ def run_size(spark, work: str, scale: float) -> dict[str, tuple[float, float, in
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scales", default="1,2,4", help="sizes as multiples of the handbook's (comma-separated)")
-    ap.add_argument("--work", default="/tmp/bench-pipeline", help="work folder (emptied for each size)")
+    ap.add_argument("--work", default="/tmp/bench-pipeline", help="work folder (a subfolder per size, emptied first)")
     ap.add_argument("--driver-memory", default="8g")
     ap.add_argument("--warmup", type=float, default=0.02,
                     help="size of an untimed first run that warms the JVM (0: none)")
