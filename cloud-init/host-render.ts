@@ -40,11 +40,8 @@ export interface CommonHostParams {
   readonly aptMirrors: AptMirrors;
   /** FQDN of the Managed PostgreSQL cluster (e.g. c-<id>.rw.mdb.yandexcloud.net). */
   readonly pgHost: string;
-  /**
-   * Managed PostgreSQL port (fixed by Yandex: the Odyssey pooler).
-   * @default 6432
-   */
-  readonly pgPort?: number;
+  /** Managed PostgreSQL port (the MlflowBackend's `port`: Yandex's Odyssey pooler). */
+  readonly pgPort: number;
   /**
    * libpq sslmode for the database.
    * @default "verify-full" (the CA is downloaded at boot)
@@ -200,7 +197,7 @@ function checkCommon(p: CommonHostParams): void {
   if (userProblem) fail(h, `admin user ${userProblem}:`, p.adminUser);
   const keyProblem = sshPublicKeyProblem(p.sshPublicKey);
   if (keyProblem) fail(h, `SSH public key ${keyProblem}:`, p.sshPublicKey.slice(0, 40));
-  const port = p.pgPort ?? 6432;
+  const port = p.pgPort;
   if (!Number.isInteger(port) || port < 1 || port > 65535) fail(h, "bad PostgreSQL port", port);
   if (!SSL_MODES.includes(p.pgSslMode ?? "verify-full")) fail(h, "bad PostgreSQL sslmode", p.pgSslMode);
   if (!/^[a-z_][a-z0-9_]*$/.test(p.pgDatabase)) fail(h, "bad database name", p.pgDatabase);
@@ -223,7 +220,7 @@ function hostEnv(p: CommonHostParams, hostLabel: string, extra: [string, string]
     ["YC_LOCKBOX_PAYLOAD_URL", DEFAULT_ENDPOINTS.YC_LOCKBOX_PAYLOAD_URL],
     ["YC_STORAGE_ENDPOINT", DEFAULT_ENDPOINTS.YC_STORAGE_ENDPOINT],
     ["YC_PG_HOST", p.pgHost],
-    ["YC_PG_PORT", String(p.pgPort ?? 6432)],
+    ["YC_PG_PORT", String(p.pgPort)],
     ["YC_PG_SSLMODE", p.pgSslMode ?? "verify-full"],
     ["PG_DATABASE", p.pgDatabase],
     ["PG_USER", p.pgUser],

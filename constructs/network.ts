@@ -4,6 +4,7 @@ import { VpcNetwork } from "../.gen/providers/yandex/vpc-network";
 import { VpcRouteTable } from "../.gen/providers/yandex/vpc-route-table";
 import { VpcSecurityGroup, VpcSecurityGroupEgress } from "../.gen/providers/yandex/vpc-security-group";
 import { VpcSubnet } from "../.gen/providers/yandex/vpc-subnet";
+import { POSTGRES_PORT } from "./mlflow-backend";
 
 /** Everywhere on the IPv4 internet. */
 export const ANY_IPV4 = "0.0.0.0/0";
@@ -182,9 +183,9 @@ export class Network extends Construct {
       name: `${props.namePrefix}-postgres`,
       folderId: props.folderId,
       networkId: this.vpc.id,
-      description: "PostgreSQL hosts: 6432 (Odyssey) from the VMs of the shared group",
+      description: `PostgreSQL hosts: ${POSTGRES_PORT} (Odyssey) from the VMs of the shared group`,
       ingress: [
-        { description: "PostgreSQL (Odyssey, 6432) from the VMs", protocol: "TCP", port: 6432, securityGroupId: this.securityGroup.id },
+        { description: `PostgreSQL (Odyssey, ${POSTGRES_PORT}) from the VMs`, protocol: "TCP", port: POSTGRES_PORT, securityGroupId: this.securityGroup.id },
       ],
       labels,
     });
@@ -204,7 +205,7 @@ export class Network extends Construct {
       networkId: this.vpc.id,
       description: "The MLflow and Airflow VMs: PostgreSQL out",
       egress: [
-        { description: "PostgreSQL (Odyssey, 6432) to the database hosts", protocol: "TCP", port: 6432, securityGroupId: this.postgresSecurityGroup.id },
+        { description: `PostgreSQL (Odyssey, ${POSTGRES_PORT}) to the database hosts`, protocol: "TCP", port: POSTGRES_PORT, securityGroupId: this.postgresSecurityGroup.id },
       ],
       labels,
     });
