@@ -55,10 +55,12 @@ from fraud_jobs.common import (
     date_arg,
     days_arg,
     join_path,
+    list_names,
     log,
     mlflow_uri_arg,
     name_arg,
     read_parquet,
+    require_path,
     seed_arg,
     spark_session,
     uri_arg,
@@ -203,7 +205,13 @@ def load_window(spark, data_root: str, dates: Sequence[str]):
     from pyspark.sql import functions as F
 
     path = layout.features(data_root)
-    df = read_parquet(spark, path, "features table")
+    require_path(spark, path, "features table")
+    # only the window's own days, for the rows and for the schema Spark reads from a footer: the
+    # table holds every day ever computed, and an old day must cost (or break) nothing here
+    present = set(list_names(spark, path))
+    stored = [d for d in dates if f"{layout.DATE_COLUMN}={d}" in present]
+    df = (spark.read.option("basePath", path).parquet(*[layout.partition_dir(path, d) for d in stored])
+          if stored else read_parquet(spark, path, "features table"))  # (empty window: refused later)
     missing = [c for c in (*layout.FEATURE_TABLE_COLUMNS, layout.DATE_COLUMN) if c not in df.columns]
     if missing:
         raise JobError(f"features table {path} lacks column(s): {', '.join(missing)}")

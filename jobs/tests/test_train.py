@@ -277,3 +277,21 @@ def test_a_rerun_on_the_same_features_gives_the_same_model_whatever_the_file_ord
         return sorted((r[0], tuple(r[1])) for r in scored.collect())  # test-sized data only
 
     assert probabilities(first) == probabilities(second)
+
+
+def test_the_training_window_reads_only_its_own_days_of_features(spark, tmp_path):
+    """A features table holds every day the pipeline ever computed; a train run reads the days its
+    split needs and no other (issue 13): every older day is unreadable, and the window loads."""
+    root = str(tmp_path)
+    write_features(spark, root, DATE, days=12, rows_per_day=50)
+    dates = train.SplitSpec(4, 1, 2, 1).dates(dt.date.fromisoformat(DATE))
+    needed = dates["train"] + dates["delay"] + dates["test"]
+    poisoned = 0
+    for folder in sorted((tmp_path / "features").glob("TX_DATE=*")):
+        if folder.name < f"TX_DATE={needed[0]}":
+            for part in folder.iterdir():
+                if part.is_file():
+                    part.write_bytes(b"not parquet: a run that reads this day fails")
+            poisoned += 1
+    assert poisoned == 12 - 7
+    assert train.load_window(spark, root, needed).count() == 50 * len(needed)
