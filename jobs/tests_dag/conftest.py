@@ -88,8 +88,12 @@ def airflow_env() -> dict:
     home = WORK / "airflow-runs"
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    # The tests run the one DAG under several configs (local, always-on, per-run: other tasks) in
+    # this one home. Airflow skips storing a DAG's new version within 30 s of the last one
+    # (min_serialized_dag_update_interval), so a quick next run, and the UI showing it, would get the
+    # previous config's graph: store every version.
     env.update(AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-               AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_DIR))
+               AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_DIR), AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL="0")
     subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, check=True,
                    capture_output=True)
     return env
