@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from fraud_jobs import generate, layout, preprocess, save_to_hdfs
 
@@ -59,3 +60,14 @@ def tree(path: str) -> dict[str, bytes]:
 
 def read_partitioned(spark, table: str, schema):
     return spark.read.schema(layout.ddl((*schema, (layout.DATE_COLUMN, "string")))).parquet(table)
+
+
+def make_unreadable(folder) -> None:
+    """Replace every data file of one stored day (a partition folder) with garbage of the same size
+    and modification time: a listing, and so a fingerprint, sees nothing new; a read fails. How the
+    tests prove that a run reads no partition but those it needs."""
+    for part in Path(folder).iterdir():
+        if part.is_file() and not part.name.startswith((".", "_")):
+            stat = part.stat()
+            part.write_bytes(b"x" * stat.st_size)
+            os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns))

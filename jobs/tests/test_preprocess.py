@@ -13,7 +13,7 @@ from fraud_jobs import generate, layout, preprocess
 from fraud_jobs.common import JobError, list_names, read_features
 from fraud_jobs.generate import to_pandas_frame
 from fraud_jobs.simulator import Simulator, SimulatorParams
-from tests.jobs_helpers import SMALL, run_generate, run_preprocess, run_save, tree
+from tests.jobs_helpers import SMALL, make_unreadable, run_generate, run_preprocess, run_save, tree
 
 END = dt.date(2024, 7, 20)
 HISTORY = 40  # days of raw data: more than the 30-day window + 7-day delay before the output window
@@ -216,8 +216,7 @@ def test_a_daily_run_reads_only_the_raw_days_its_windows_need(spark, preprocesse
     poisoned = []
     for folder in sorted(raw.glob("TX_DATE=*")):
         if folder.name < f"TX_DATE={first_needed.isoformat()}":
-            for part in folder.iterdir():
-                part.write_bytes(b"not parquet: a run that reads this day fails")
+            make_unreadable(folder)
             poisoned.append(folder.name)
     assert len(poisoned) == HISTORY - layout.FEATURE_HISTORY_DAYS - 1 >= 2
     assert run_preprocess(f"file://{root}", END.isoformat(), days=1) == {new_day: counts[new_day]}

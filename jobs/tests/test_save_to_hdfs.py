@@ -3,14 +3,14 @@ into raw/ (file:// and HDFS)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
 
 from fraud_jobs import layout, save_to_hdfs
 from fraud_jobs.common import JobError, list_names, read_features, run_job
-from tests.jobs_helpers import days_back, read_partitioned, run_generate, run_preprocess, run_save, tree
+from tests.jobs_helpers import (days_back, make_unreadable, read_partitioned, run_generate, run_preprocess,
+                                run_save, tree)
 
 DATE, DAYS = "2024-06-12", 3
 WINDOW = ["2024-06-10", "2024-06-11", "2024-06-12"]
@@ -83,16 +83,6 @@ def test_later_runs_copy_only_new_or_changed_days_and_fill_gaps(spark, landing_c
     assert list_names(spark, layout.raw_transactions(f"file://{data}")) == sorted(f"TX_DATE={d}" for d in per_day)
 
 
-def poison_keeping_the_listing(folder) -> None:
-    """Replace every data file in `folder` with garbage of the same size and modification time:
-    a listing (and so a fingerprint) sees nothing new, a read fails."""
-    for part in folder.iterdir():
-        if part.is_file() and not part.name.startswith((".", "_")):
-            stat = part.stat()
-            part.write_bytes(b"x" * stat.st_size)
-            os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-
-
 def test_a_daily_run_reads_only_the_new_landed_day(spark, landing_copy, tmp_path):
     """The run after a run copies the one new day and reads no other landed day: every landed day
     but the new one is unreadable (same listing, garbage content), and the run still succeeds."""
@@ -102,7 +92,7 @@ def test_a_daily_run_reads_only_the_new_landed_day(spark, landing_copy, tmp_path
     folders = sorted((landing / "transactions").glob("TX_DATE=*"))
     for folder in folders:
         if folder.name != f"TX_DATE={DATE}":
-            poison_keeping_the_listing(folder)
+            make_unreadable(folder)
     assert len(folders) == DAYS + 1 + layout.FEATURE_HISTORY_DAYS
     assert run_save(f"file://{landing}", f"file://{data}", DATE, DAYS) == {DATE: counts[DATE]}
     raw = read_partitioned(spark, layout.raw_transactions(f"file://{data}"), layout.TRANSACTION_SCHEMA)

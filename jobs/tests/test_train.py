@@ -16,7 +16,7 @@ import pytest
 
 from fraud_jobs import layout, metrics, train, tuning
 from fraud_jobs.common import JobError
-from tests.jobs_helpers import run_entrypoint
+from tests.jobs_helpers import make_unreadable, run_entrypoint
 from tests.synthetic_features import write_features
 
 DATE = "2024-04-07"
@@ -289,9 +289,7 @@ def test_the_training_window_reads_only_its_own_days_of_features(spark, tmp_path
     poisoned = 0
     for folder in sorted((tmp_path / "features").glob("TX_DATE=*")):
         if folder.name < f"TX_DATE={needed[0]}":
-            for part in folder.iterdir():
-                if part.is_file():
-                    part.write_bytes(b"not parquet: a run that reads this day fails")
+            make_unreadable(folder)
             poisoned += 1
     assert poisoned == 12 - 7
     assert train.load_window(spark, root, needed).count() == 50 * len(needed)
