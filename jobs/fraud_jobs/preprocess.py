@@ -3,7 +3,9 @@
 The run uses `--days` days ending at the logical date. A day's features are computed when they are
 missing or when their inputs changed: the raw transactions of that day and of the
 FEATURE_HISTORY_DAYS (37) before it (read from <raw-root>/raw/transactions; --raw-root defaults
-to --data-root: a per-run cluster keeps the raw copy on its HDFS and the features in Object Storage), whose fingerprints <data-root>/manifests/features.json
+to --data-root: a per-run cluster keeps the raw copy on its HDFS and the features in Object Storage),
+named as history.raw_day_sources names them (a day save_to_hdfs copied by the landed day it came
+from, so a new cluster's copy of the same days recomputes nothing), which <data-root>/manifests/features.json
 records (with FEATURES_VERSION, so a change of the definitions below recomputes everything). Every
 raw day those windows reach must be stored: a missing one is an error naming it, never a window
 silently cut short. Only the computed days' partitions of <data-root>/features/ are replaced
@@ -133,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, int]:
     raw_root = args.raw_root or data
     table = layout.raw_transactions(raw_root)
     require_path(spark, table, "raw transactions (run save_to_hdfs first)")
-    raw = history.partition_fingerprints(spark, table)
+    raw = history.raw_day_sources(spark, raw_root)
     needed = history.raw_days(args.date, args.days)
     absent = [d for d in needed if d.isoformat() not in raw]
     if absent:

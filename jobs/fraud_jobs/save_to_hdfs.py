@@ -166,10 +166,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, int]:
         if name in stale_profiles:
             write_df_atomic(frame.select(*[c for c, _ in schema]).coalesce(1),
                             getattr(layout, "raw_" + name)(data))
+    # the files each copied day is now in (one listing), for preprocess: history.raw_day_sources
+    written = history.partition_fingerprints(spark, layout.raw_transactions(data)) if counts else {}
+    kept = {d for d in copied if d in stored and d not in counts}
     # last: a run that stops before this line copies the same days again next time
     history.write_manifest(spark, layout.raw_manifest(data), {
-        "transactions": {**{d: f for d, f in copied.items() if d in stored},
-                         **{d: landed[d] for d in counts}},
+        "transactions": {**{d: copied[d] for d in kept}, **{d: landed[d] for d in counts}},
+        "copies": {**{d: f for d, f in manifest.get("copies", {}).items() if d in kept},
+                   **{d: written[d] for d in counts}},
         **profiles,
     })
     log(f"saved {sum(counts.values())} transactions of {history.plural(len(counts), 'day')} "

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from fraud_jobs import layout, save_to_hdfs
+from fraud_jobs import layout, preprocess, save_to_hdfs
 from fraud_jobs.common import JobError, list_names, read_features, run_job
 from tests.jobs_helpers import (days_back, make_unreadable, read_partitioned, run_generate, run_preprocess,
                                 run_save, tree)
@@ -159,6 +159,38 @@ def test_cli_wrapper_prints_the_error_and_exits_2(spark, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: landed customers not found:") and f"{tmp_path}/none" in err
     assert not (tmp_path / "data").exists()
+
+
+def test_a_new_clusters_copy_of_the_same_days_recomputes_no_features(spark, landed, tmp_path, capsys):
+    """dataproc.lifecycle per-run: every run's cluster comes with a new, empty HDFS, into which
+    save_to_hdfs copies the landed days again (new files, new times); preprocess, whose features live
+    in the bucket, finds them current and computes nothing. A raw day rewritten by anything but
+    save_to_hdfs still recomputes the features that reach it."""
+    landing, _ = landed
+    lake = f"file://{tmp_path / 'lake'}"
+
+    def run_on(cluster: str) -> dict:
+        hdfs = f"file://{tmp_path / cluster}"
+        run_save(f"file://{landing}", hdfs, DATE, DAYS)
+        return preprocess.main(["--date", DATE, "--data-root", lake, "--raw-root", hdfs, "--days", str(DAYS)])
+
+    assert sorted(run_on("cluster-1")) == WINDOW
+    features = tree(tmp_path / "lake")
+    shutil.rmtree(tmp_path / "cluster-1")  # deleted with its cluster
+    capsys.readouterr()
+    assert run_on("cluster-2") == {}
+    assert f"all {DAYS} days of features for {WINDOW[0]}..{WINDOW[-1]} are up to date" in capsys.readouterr().err
+    assert tree(tmp_path / "lake") == features
+
+    # the last day's raw files rewritten behind save_to_hdfs's back (same rows, new files): only the
+    # features of that day reach it
+    folder = tmp_path / "cluster-2" / "raw" / "transactions" / f"TX_DATE={WINDOW[-1]}"
+    rows = spark.read.parquet(f"file://{folder}").localCheckpoint()
+    shutil.rmtree(folder)
+    rows.write.parquet(f"file://{folder}")
+    again = preprocess.main(["--date", DATE, "--data-root", lake, "--raw-root", f"file://{tmp_path / 'cluster-2'}",
+                             "--days", str(DAYS)])
+    assert sorted(again) == [WINDOW[-1]]
 
 
 @pytest.mark.hdfs
