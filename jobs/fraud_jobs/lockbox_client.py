@@ -97,11 +97,13 @@ def iam_token(policy: RetryPolicy, warn: Callable[[str], None] = _warn) -> str:
 
 
 def secret_entries(secret_id: str, token: str, policy: RetryPolicy,
-                   warn: Callable[[str], None] = _warn) -> dict[str, bytes]:
-    """A secret's entries (key -> value bytes: text entries UTF-8 encoded, binary ones decoded)."""
+                   warn: Callable[[str], None] = _warn, lockbox: str | None = None) -> dict[str, bytes]:
+    """A secret's entries (key -> value bytes: text entries UTF-8 encoded, binary ones decoded).
+    `token`: any IAM token allowed to read it (the instance's, or a user's: scripts/deploy/check_deploy.py);
+    `lockbox`: the payload API's base URL (default: endpoints())."""
     if not SAFE_ID.fullmatch(secret_id):
         raise LockboxError(f"bad Lockbox secret id {secret_id!r}")
-    _, lockbox = endpoints()
+    lockbox = (lockbox or endpoints()[1]).rstrip("/")
     payload = get_json(f"{lockbox}/lockbox/v1/secrets/{secret_id}/payload",
                        {"Authorization": f"Bearer {token}"},
                        f"payload of Lockbox secret {secret_id}", policy, warn)

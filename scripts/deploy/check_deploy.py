@@ -55,6 +55,7 @@ sys.path.insert(0, str(HERE.parents[1] / "jobs"))
 from demo_summary import summary_lines  # noqa: E402  (the summary `make demo` prints)
 from fraud_jobs.pipeline_spec import STEPS, PipelineConfig  # noqa: E402  (pure Python)
 from fraud_jobs.tracking import ui_url  # noqa: E402  (the jobs' MLflow UI links)
+from fraud_jobs import lockbox_client  # noqa: E402  (the project's one Lockbox client)
 
 STACK = "yc-mlops"
 OUTPUT = "check_deploy"
@@ -64,7 +65,8 @@ EXPERIMENT = PipelineConfig.__dataclass_fields__["experiment"].default
 REGISTERED_MODEL = PipelineConfig.__dataclass_fields__["registered_model"].default
 CHAMPION_ALIAS = "champion"
 
-LOCKBOX_PAYLOAD_URL = "https://payload.lockbox.api.cloud.yandex.net"
+# one try: a refusal of the user's own token is final, and the user reruns the check
+LOCKBOX_ONE_TRY = lockbox_client.RetryPolicy(attempts=1, retry_statuses=())
 # What must not answer from outside: the apps behind nginx (MLflow 5000, Airflow 8080), Airflow's
 # log servers (8793/8794), PostgreSQL (5432, Managed PostgreSQL's 6432), plain HTTP, and the usual
 # Spark/Jupyter/Hadoop UIs the seed's security group opened.
@@ -180,17 +182,15 @@ class Cloud:
             raise CheckFailed(f"{what}: {url} does not answer: {getattr(e, 'reason', e)}") from None
 
     def lockbox_entry(self, secret_id: str, key: str, what: str) -> str:
-        base = self.env.get("YC_LOCKBOX_PAYLOAD_URL") or LOCKBOX_PAYLOAD_URL
-        url = f"{base.rstrip('/')}/lockbox/v1/secrets/{urllib.parse.quote(secret_id, safe='')}/payload"
-        body = self._get(url, {"Authorization": f"Bearer {self.token()}"}, f"{what} (Lockbox secret {secret_id})")
         try:
-            entries = {e["key"]: e.get("textValue") for e in json.loads(body).get("entries", [])}
-        except (ValueError, AttributeError, KeyError, TypeError):
-            raise CheckFailed(f"{what}: Lockbox secret {secret_id}: not a payload answer") from None
+            entries = lockbox_client.secret_entries(secret_id, self.token(), LOCKBOX_ONE_TRY,
+                                                    lockbox=self.env.get("YC_LOCKBOX_PAYLOAD_URL"))
+        except lockbox_client.LockboxError as e:
+            raise CheckFailed(f"{what}: {e}") from None
         if not entries.get(key):
-            raise CheckFailed(f"{what}: Lockbox secret {secret_id} has no text entry {key!r} "
+            raise CheckFailed(f"{what}: Lockbox secret {secret_id} has no entry {key!r} "
                               f"(entries: {sorted(entries)})")
-        return entries[key]
+        return entries[key].decode()
 
     def storage_object(self, endpoint: str, bucket: str, key: str, what: str) -> bytes:
         base = self.env.get("YC_STORAGE_ENDPOINT") or endpoint
