@@ -25,8 +25,10 @@ How strict it is:
   an unknown folder -> NOT_FOUND; a List filter other than the documented `name = "<name>"` ->
   INVALID_ARGUMENT.
 
-A cluster's disks come with it: when a cluster is created or deleted, `ClusterRuntime.wipe_storage`
-(if set) empties the storage its jobs see (HDFS), so a job never finds data another cluster left.
+A cluster's disks come with it: a cluster the service creates gets its own HDFS
+(`ClusterRuntime.new_storage`, its jobs' default file system) and loses it when it is deleted
+(`release_storage`), so a job never finds data another cluster left; a cluster that existed before
+(`add_cluster`: the stack's) keeps the file system of `spark_defaults` through Stop and Start.
 
 Long-running calls answer an Operation at once (done = false) and finish it later, done with the
 response or with an error, after `operation_seconds` (cluster calls) or when the job ends (Create
@@ -210,20 +212,30 @@ class ClusterRuntime:
     env: dict[str, str] = field(default_factory=dict)
     master: str = "local[2]"
     work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="dataproc-standin-")))
-    # called with the cluster id when a cluster is created or deleted: its HDFS is new or gone (the
-    # stand-in's clusters share the test's one HDFS, so "new" and "gone" both mean emptied)
-    wipe_storage: Callable[[str], None] | None = None
+    # a created cluster's own HDFS: new_storage(cluster_id) starts it and returns its URI (the
+    # cluster's fs.defaultFS), release_storage(cluster_id) ends it when the cluster is deleted
+    new_storage: Callable[[str], str] | None = None
+    release_storage: Callable[[str], None] | None = None
+    default_fs: dict[str, str] = field(default_factory=dict)
 
-    def storage_replaced(self, cluster_id: str) -> None:
-        if self.wipe_storage is not None:
-            self.wipe_storage(cluster_id)
+    def cluster_created(self, cluster_id: str) -> None:
+        if self.new_storage is not None:
+            self.default_fs[cluster_id] = self.new_storage(cluster_id)
+
+    def cluster_deleted(self, cluster_id: str) -> None:
+        shutil.rmtree(self.work / "clusters" / cluster_id, ignore_errors=True)
+        if self.default_fs.pop(cluster_id, None) is not None and self.release_storage is not None:
+            self.release_storage(cluster_id)
 
     def conf_dir(self, cluster_id: str) -> Path:
         """SPARK_CONF_DIR of the cluster: its spark-defaults.conf (as /etc/spark/conf on a node)."""
         d = self.work / "clusters" / cluster_id / "spark-conf"
         if not (d / "spark-defaults.conf").exists():
             d.mkdir(parents=True, exist_ok=True)
-            lines = [f"{k} {v}" for k, v in sorted({"spark.master": self.master, **self.spark_defaults}.items())]
+            conf = {"spark.master": self.master, **self.spark_defaults}
+            if cluster_id in self.default_fs:
+                conf["spark.hadoop.fs.defaultFS"] = self.default_fs[cluster_id]
+            lines = [f"{k} {v}" for k, v in sorted(conf.items())]
             (d / "spark-defaults.conf").write_text("\n".join(lines) + "\n")
         return d
 
@@ -341,6 +353,8 @@ class DataprocApiStandIn:
         self.server.stop(grace=1).wait()
         for t in self._threads:
             t.join(timeout=30)
+        for cluster_id in list(self.runtime.default_fs):  # the created clusters' HDFS
+            self.runtime.cluster_deleted(cluster_id)
         shutil.rmtree(self.tls_dir, ignore_errors=True)
 
     # ----- the frame of every handler: record, authenticate, validate, answer or abort
@@ -384,6 +398,9 @@ class DataprocApiStandIn:
             except Refused as refusal:
                 outcome = {"error": status_pb2.Status(code=getattr(code_pb2, refusal.code.name),
                                                       message=refusal.message)}
+            except Exception as crash:  # the stand-in's own fault: end the operation, never leave it running
+                outcome = {"error": status_pb2.Status(code=code_pb2.INTERNAL,
+                                                      message=f"API stand-in: {type(crash).__name__}: {crash}")}
             with self._lock:
                 done = self.operations[op.id]
                 for key, value in outcome.items():
@@ -533,13 +550,13 @@ class _Clusters(cluster_service_pb2_grpc.ClusterServiceServicer):
                     ui_proxy=request.ui_proxy, security_group_ids=list(request.security_group_ids),
                     deletion_protection=request.deletion_protection,
                     config=cluster_pb2.ClusterConfig(version_id=spec.version_id, hadoop=spec.hadoop))
-            api.runtime.storage_replaced(cluster_id)
 
             def finish():
                 if api.fail_creates_named and request.name.startswith(api.fail_creates_named):
                     api.set_status(cluster_id, cluster_pb2.Cluster.ERROR)
                     raise Refused(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                   f"Cluster {cluster_id} creation failed: quota exceeded (stand-in failure)")
+                api.runtime.cluster_created(cluster_id)  # its HDFS is up before it is RUNNING
                 return api.set_status(cluster_id, cluster_pb2.Cluster.RUNNING)
             return api.operation("Create Data Proc cluster", cluster_service_pb2.CreateClusterMetadata(cluster_id=cluster.id),
                                  finish)
@@ -556,7 +573,7 @@ class _Clusters(cluster_service_pb2_grpc.ClusterServiceServicer):
             def delete():
                 with api._lock:
                     api.clusters.pop(request.cluster_id, None)
-                api.runtime.storage_replaced(request.cluster_id)
+                api.runtime.cluster_deleted(request.cluster_id)
             return api.operation("Delete Data Proc cluster", cluster_service_pb2.DeleteClusterMetadata(cluster_id=cluster.id), delete)
         return self.api.handle(self.NAME + "Delete", request, context, body)
 

@@ -149,8 +149,10 @@ def test_cluster_lifecycle_and_what_a_stopped_or_missing_cluster_refuses(api, sd
 
 
 def test_create_and_delete_a_cluster(api, sdk, monkeypatch):
-    wiped = []  # a cluster's HDFS is new when it is created and gone when it is deleted
-    monkeypatch.setattr(api.runtime, "wipe_storage", wiped.append)
+    # a created cluster gets its own HDFS (its jobs' default file system) and loses it when deleted
+    storage = []
+    monkeypatch.setattr(api.runtime, "new_storage", lambda cid: storage.append(("new", cid)) or f"hdfs://{cid}")
+    monkeypatch.setattr(api.runtime, "release_storage", lambda cid: storage.append(("released", cid)))
     clusters = sdk.client(cg.ClusterServiceStub)
     spec = cs.CreateClusterConfigSpec(version_id="2.2.9", subclusters_spec=[cs.CreateSubclusterConfigSpec(
         name="master", role=subcluster_pb2.MASTERNODE, resources=common_pb2.Resources(resource_preset_id="s3-c2-m8", disk_size=40),
@@ -174,10 +176,14 @@ def test_create_and_delete_a_cluster(api, sdk, monkeypatch):
     assert clusters.List(cs.ListClustersRequest(folder_id=FOLDER, filter='name = "no-such"')).clusters == []
     bad = cs.ListClustersRequest(folder_id=FOLDER, filter="status = RUNNING")
     assert code_of(lambda: clusters.List(bad)) == grpc.StatusCode.INVALID_ARGUMENT
-    assert wiped == [cluster_id]
+    assert storage == [("new", cluster_id)]
+    conf = (api.runtime.conf_dir(cluster_id) / "spark-defaults.conf").read_text()
+    assert f"spark.hadoop.fs.defaultFS hdfs://{cluster_id}\n" in conf
+    # the stack's cluster keeps the image's file system
+    assert "spark.hadoop.fs.defaultFS hdfs://x\n" in (api.runtime.conf_dir(CLUSTER) / "spark-defaults.conf").read_text()
     wait_done(sdk, clusters.Delete(cs.DeleteClusterRequest(cluster_id=cluster_id)))
     assert code_of(lambda: clusters.Get(cs.GetClusterRequest(cluster_id=cluster_id))) == grpc.StatusCode.NOT_FOUND
-    assert wiped == [cluster_id, cluster_id]
+    assert storage == [("new", cluster_id), ("released", cluster_id)]
 
 
 def test_a_creation_that_fails_leaves_the_cluster_in_error(api, sdk, monkeypatch):
