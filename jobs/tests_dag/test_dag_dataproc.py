@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -125,8 +126,17 @@ def cloud(mlflow_server, airflow_env):
         started.append(metadata)
         s3 = S3StandIn(MOTO_SERVER).start()
         started.append(s3)
-        hdfs = MiniHdfs(build_mini_hdfs())
+        hdfs_classpath = build_mini_hdfs()
+        hdfs = MiniHdfs(hdfs_classpath)  # the stack's cluster's HDFS
         started.append(hdfs)
+        created_hdfs: dict[str, MiniHdfs] = {}  # a cluster the DAG creates gets its own
+
+        def new_storage(cluster_id: str) -> str:
+            created_hdfs[cluster_id] = MiniHdfs(hdfs_classpath)
+            return created_hdfs[cluster_id].uri
+
+        def release_storage(cluster_id: str) -> None:
+            created_hdfs.pop(cluster_id).stop()
         config_text = render_pipeline_config(mlflow_server)
         config = json.loads(config_text)
         assert config["backend"] == "dataproc" and config["dataproc_cluster_id"] == CLUSTER_ID, config
@@ -158,6 +168,8 @@ def cloud(mlflow_server, airflow_env):
                  # the node's metadata service and Lockbox (the job reads its MLflow password)
                  "YC_METADATA_URL": metadata.url, "YC_LOCKBOX_PAYLOAD_URL": metadata.url},
             work=work / "cluster",
+            new_storage=new_storage,
+            release_storage=release_storage,
         )
         api = DataprocApiStandIn(metadata, runtime, (FOLDER_ID,)).start()
         started.append(api)
@@ -181,8 +193,16 @@ def cloud(mlflow_server, airflow_env):
             server.stop()
 
 
-def test_the_whole_dag_runs_on_data_proc_through_the_api(cloud):
-    rc, log = dags_test(cloud.env, cloud.config_path, cloud.work / "logs" / "full-run.log")
+@pytest.fixture(scope="module")
+def first_run(cloud) -> tuple[int, str]:
+    """A deploy's first scheduled run with the stack's defaults: the whole DAG for DATE on the stack's
+    (always-on) cluster. (exit code, log); the landed days and the HDFS copy it leaves are the
+    history the next day's run finds."""
+    return dags_test(cloud.env, cloud.config_path, cloud.work / "logs" / "full-run.log")
+
+
+def test_the_whole_dag_runs_on_data_proc_through_the_api(cloud, first_run):
+    rc, log = first_run
     assert rc == 0, log[-6000:]
     assert {s for s, _ in step_sections(log)} == EXPECTED_TASKS
     assert set(final_states(log).values()) == {"success"}
@@ -190,26 +210,7 @@ def test_the_whole_dag_runs_on_data_proc_through_the_api(cloud):
     from fraud_jobs import pipeline_spec
 
     cfg = pipeline_spec.PipelineConfig.from_mapping(cloud.config)
-    creates = [c for c in cloud.api.calls_of("dataproc.v1.JobService/Create") if c.code == "OK"]
-    names = [c.request["name"] for c in creates]
-    by_name = {pipeline_spec.job_name(step): step for step in pipeline_spec.STEPS}
-    assert sorted(names) == sorted(by_name), "one job per step"
-    order = [by_name[n] for n in names]
-    for step in order:  # each job submitted after the jobs of its upstream steps
-        assert all(order.index(up) < order.index(step) for up in pipeline_spec.UPSTREAM[step]), order
-
-    jobs_uri = cloud.config["jobs_uri"]
-    for call in creates:
-        step, job = by_name[call.request["name"]], call.request["pyspark_job"]
-        assert call.request["cluster_id"] == cloud.config["dataproc_cluster_id"]
-        assert job["main_python_file_uri"] == f"{jobs_uri}entrypoints/{step}.py"
-        assert job["python_file_uris"] == [f"{jobs_uri}fraud_jobs.zip"]
-        # the rendered logical date, in the arguments the step contract gives for it
-        assert job["args"] == pipeline_spec.step_args(step, cfg, DATE), (step, job["args"])
-
-    # every job went through the service's states and ended DONE
-    for job_id, statuses in cloud.api.job_statuses.items():
-        assert statuses == ["PROVISIONING", "PENDING", "RUNNING", "DONE"], (job_id, statuses)
+    check_step_jobs(cloud, 0, cfg, DATE, cloud.config["dataproc_cluster_id"])
     # the SDK authenticated with the token of the metadata service; the jobs read their MLflow
     # password from Lockbox with it
     assert all(c.code == "OK" for c in cloud.api.calls if "JobService" in c.method or "Operation" in c.method)
@@ -223,6 +224,38 @@ def test_the_whole_dag_runs_on_data_proc_through_the_api(cloud):
         "print(len(r.get('Contents', [])))\n"), cloud.s3_url, BUCKET, f"landing/transactions/TX_DATE={DATE}/")
     assert int(landed) > 0
     check_mlflow_runs(cloud.mlflow_uri, cfg.experiment, cfg.registered_model)
+
+
+def check_step_jobs(cloud, since: int, cfg, date: str, cluster_id: str) -> None:
+    """The jobs the run submitted (calls from `since` on): one per step, each after its upstream
+    steps' jobs, on `cluster_id`, with the entry script, the code zip and the step contract's
+    arguments for `date`; each went through the service's states and ended DONE."""
+    from fraud_jobs import pipeline_spec
+
+    creates = [c for c in cloud.api.calls[since:] if c.method.endswith("JobService/Create") and c.code == "OK"]
+    names = [c.request["name"] for c in creates]
+    by_name = {pipeline_spec.job_name(step): step for step in pipeline_spec.STEPS}
+    assert sorted(names) == sorted(by_name), "one job per step"
+    order = [by_name[n] for n in names]
+    for step in order:  # each job submitted after the jobs of its upstream steps
+        assert all(order.index(up) < order.index(step) for up in pipeline_spec.UPSTREAM[step]), order
+
+    jobs_uri = cfg.jobs_uri
+    for call in creates:
+        step, job = by_name[call.request["name"]], call.request["pyspark_job"]
+        assert call.request["cluster_id"] == cluster_id
+        assert job["main_python_file_uri"] == f"{jobs_uri}entrypoints/{step}.py"
+        assert job["python_file_uris"] == [f"{jobs_uri}fraud_jobs.zip"]
+        # the rendered logical date, in the arguments the step contract gives for it
+        assert job["args"] == pipeline_spec.step_args(step, cfg, date), (step, job["args"])
+    for job_id in run_jobs(cloud, cluster_id, date).values():
+        assert cloud.api.job_statuses[job_id] == ["PROVISIONING", "PENDING", "RUNNING", "DONE"], job_id
+
+
+def run_jobs(cloud, cluster_id: str, date: str) -> dict[str, str]:
+    """{step job name: job id} of the jobs for `date` on `cluster_id` (the last one per name)."""
+    return {job.name: job_id for job_id, job in cloud.api.jobs.items()
+            if job.cluster_id == cluster_id and date in job.pyspark_job.args}
 
 
 def test_a_job_failing_on_the_cluster_fails_its_task_with_the_jobs_error(cloud):
@@ -294,18 +327,24 @@ def test_stop_between_runs_starts_the_cluster_and_stops_it_after_a_failed_step(c
         cloud.api.set_status(CLUSTER_ID, cluster_pb2.Cluster.RUNNING)
 
 
-def test_per_run_creates_a_cluster_for_the_run_and_deletes_it_after_a_failed_step(cloud):
-    from fraud_jobs import pipeline_spec
-
-    # the stack's config with dataproc.lifecycle per-run, rendered by the stack's code
+def per_run_config(cloud) -> dict:
+    """The Airflow VM's pipeline config for the stack's config with dataproc.lifecycle per-run,
+    rendered by the stack's code; its folder is made to exist in the stand-in."""
     stack_config = json.loads((REPO / "config.example.json").read_text())
     stack_config["dataproc"]["lifecycle"] = "per-run"
     stack_config_path = cloud.work / "stack-per-run.json"
     stack_config_path.write_text(json.dumps(stack_config))
     rendered = json.loads(render_pipeline_config(cloud.mlflow_uri, stack_config_path))
     assert rendered["cluster_lifecycle"] == "per-run" and "dataproc_cluster_id" not in rendered, rendered
+    cloud.api.folders.add(rendered["dataproc_cluster"]["folder_id"])  # the user's folder: the runs' clusters
+    return rendered
+
+
+def test_per_run_creates_a_cluster_for_the_run_and_deletes_it_after_a_failed_step(cloud):
+    from fraud_jobs import pipeline_spec
+
+    rendered = per_run_config(cloud)
     spec = rendered["dataproc_cluster"]
-    cloud.api.folders.add(spec["folder_id"])  # the user's folder, where the runs' clusters go
     config = cloud.work / "pipeline-per-run.json"
     config.write_text(json.dumps({**rendered, "retries": 0}))
     since = len(cloud.api.calls)
@@ -328,3 +367,80 @@ def test_per_run_creates_a_cluster_for_the_run_and_deletes_it_after_a_failed_ste
     assert cluster_id not in cloud.api.clusters
     assert not [c for c in cloud.api.clusters.values() if c.name.startswith(spec["name_prefix"])]
     assert pipeline_spec.PipelineConfig.from_mapping(rendered).raw_root == "hdfs:///user/fraud"
+
+
+# ---------------------------------------------------------------------------------------------
+# dataproc.lifecycle: whole successful runs, the same checks as the always-on run
+
+NEXT_DATE = "2024-05-01"  # the day after DATE: what the next scheduled run of a deploy does
+
+
+def driver_output(cloud, cluster_id: str, date: str, step: str) -> str:
+    from fraud_jobs import pipeline_spec
+
+    return cloud.api.driver_output(run_jobs(cloud, cluster_id, date)[pipeline_spec.job_name(step)])
+
+
+def test_stop_between_runs_a_whole_run_starts_the_cluster_runs_every_step_and_stops_it(cloud, first_run):
+    from fraud_jobs import pipeline_spec
+    from yandex.cloud.dataproc.v1 import cluster_pb2
+
+    assert first_run[0] == 0, "the first run failed: no history for the next day (see the test above)"
+    # the next day's run finds the stack's cluster stopped, as the last run left it
+    cloud.api.set_status(CLUSTER_ID, cluster_pb2.Cluster.STOPPED)
+    config = cloud.config_with("pipeline-stop-between-runs-whole.json", cluster_lifecycle="stop-between-runs",
+                               experiment="fraud-stop-between-runs", registered_model="fraud-detector-sbr")
+    cfg = pipeline_spec.PipelineConfig.from_mapping(json.loads(config.read_text()))
+    since = len(cloud.api.calls)
+    try:
+        rc, log = dags_test(cloud.env, config, cloud.work / "logs" / "stop-between-runs-whole.log", date=NEXT_DATE)
+        assert rc == 0, log[-6000:]
+        states = final_states(log)
+        assert states == dict.fromkeys(EXPECTED_TASKS | {"start_cluster", "stop_cluster", "cluster_released"},
+                                       "success"), states
+        # Start, the seven jobs, Stop: in that order, all on the stack's cluster, stopped at the end
+        assert cluster_calls(cloud.api, since) == [
+            ("Cluster.Start", CLUSTER_ID), *[("Job.Create", CLUSTER_ID)] * len(pipeline_spec.STEPS),
+            ("Cluster.Stop", CLUSTER_ID)]
+        check_step_jobs(cloud, since, cfg, NEXT_DATE, CLUSTER_ID)
+        assert cloud.api.clusters[CLUSTER_ID].status == cluster_pb2.Cluster.STOPPED
+        # HDFS kept its data while the cluster was stopped: only the new day was copied into it
+        saved = driver_output(cloud, CLUSTER_ID, NEXT_DATE, "save_to_hdfs")
+        assert re.search(r"saved \d+ transactions of 1 day\b", saved), saved[-3000:]
+        check_mlflow_runs(cloud.mlflow_uri, cfg.experiment, cfg.registered_model, date=NEXT_DATE)
+    finally:
+        cloud.api.set_status(CLUSTER_ID, cluster_pb2.Cluster.RUNNING)
+
+
+def test_per_run_a_whole_run_creates_a_cluster_runs_every_step_on_it_and_deletes_it(cloud):
+    from fraud_jobs import pipeline_spec
+
+    rendered = per_run_config(cloud)
+    config = cloud.work / "pipeline-per-run-whole.json"
+    config.write_text(json.dumps({**rendered, "experiment": "fraud-per-run", "registered_model": "fraud-detector-pr"}))
+    cfg = pipeline_spec.PipelineConfig.from_mapping(json.loads(config.read_text()))
+    since = len(cloud.api.calls)
+    rc, log = dags_test(cloud.env, config, cloud.work / "logs" / "per-run-whole.log")
+    assert rc == 0, log[-6000:]
+    states = final_states(log)
+    assert states == dict.fromkeys(EXPECTED_TASKS | {"create_cluster", "delete_cluster", "cluster_released"},
+                                   "success"), states
+    calls = cluster_calls(cloud.api, since)
+    (cluster_id,) = {cid for kind, cid in calls if kind == "Job.Create"}
+    name = calls[0][1]
+    assert name.startswith(rendered["dataproc_cluster"]["name_prefix"] + "-"), calls
+    # Create, the seven jobs on the run's cluster, Delete; the cluster and its HDFS are gone
+    assert calls == [("Cluster.Create", name), *[("Job.Create", cluster_id)] * len(pipeline_spec.STEPS),
+                     ("Cluster.Delete", cluster_id)]
+    check_step_jobs(cloud, since, cfg, DATE, cluster_id)
+    assert cluster_id not in cloud.api.clusters and cluster_id not in cloud.api.runtime.default_fs
+    # the new cluster's HDFS was empty: save_to_hdfs copied every day the run needs from the bucket
+    # (on the stack's cluster's HDFS the same days were there already, from the always-on run)
+    saved = driver_output(cloud, cluster_id, DATE, "save_to_hdfs")
+    assert re.search(r"no raw transactions stored for \S+ yet: backfilling \d+ days", saved), saved[-3000:]
+    # the features went to the bucket (durable), not to the cluster's HDFS
+    features = jobs_python(S3_CLIENT + (
+        "r = s3.list_objects_v2(Bucket=sys.argv[2], Prefix=sys.argv[3])\n"
+        "print(len(r.get('Contents', [])))\n"), cloud.s3_url, BUCKET, "lake/")
+    assert int(features) > 0
+    check_mlflow_runs(cloud.mlflow_uri, cfg.experiment, cfg.registered_model)
