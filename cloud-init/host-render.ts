@@ -140,7 +140,10 @@ export interface RenderedHost {
 // Paths on the VMs (exported for the static checks and the boot test).
 export const CONF_DIR = "/etc/yc-mlops";
 export const LIB_DIR = "/usr/local/lib/yc-mlops";
-export const BOOT_SCRIPT = "/usr/local/sbin/yc-mlops-boot";
+/** The first-boot program (units/first-boot/first_boot.py), run once by cloud-init: `python3 BOOT_PROGRAM <host>`. */
+export const BOOT_PROGRAM = `${LIB_DIR}/first_boot.py`;
+/** The layout the first-boot program reads (BootSettings as JSON). */
+export const BOOT_SETTINGS = `${CONF_DIR}/boot.json`;
 export const ENDPOINTS_OVERRIDE = `${CONF_DIR}/endpoints.env`;
 export const TLS_CERT_PATH = `${CONF_DIR}/tls/server.crt`;
 export const TLS_KEY_PATH = `${CONF_DIR}/tls/server.key`;
@@ -169,6 +172,35 @@ const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify
 
 function fail(host: string, what: string, value: unknown): never {
   throw new Error(`${host}: ${what} ${JSON.stringify(value)}`);
+}
+
+/** What the first-boot program reads from BOOT_SETTINGS: where things are on this VM. */
+export interface BootSettings {
+  /** Which VM this is; the program's argument must name the same. */
+  readonly host: "mlflow" | "airflow";
+  readonly confDir: string;
+  readonly libDir: string;
+  /** tmpfs folder the Lockbox payloads are staged in while the program runs. */
+  readonly secretsDir: string;
+  readonly htpasswd: string;
+  readonly tlsCert: string;
+  readonly tlsKey: string;
+  readonly nginxSiteStaged: string;
+  readonly nginxDropinStaged: string;
+  /** The service's venv, rebuilt when the lock's sha256 changes. */
+  readonly venv: string;
+  readonly lock: string;
+  /** The CPython minor the locks are compiled for (versions.json). */
+  readonly lockPython: string;
+  /** The service settings without secrets, and the env file the program writes from them. */
+  readonly baseEnv: string;
+  readonly envFile: string;
+  /** The service user (the env file's group). */
+  readonly user: string;
+  /** Units enabled and started, in order. */
+  readonly units: readonly string[];
+  /** MLflow only: the bucket key the VM publishes its TLS certificate as. */
+  readonly certKey?: string;
 }
 
 /** Values land in single-quoted shell assignments: no quote, backslash or line break. */
@@ -213,7 +245,7 @@ function checkCommon(p: CommonHostParams): void {
   }
 }
 
-/** host.env: the deploy values the boot script reads (never a secret, only secret ids). */
+/** host.env: the deploy values the first-boot program reads (never a secret, only secret ids). */
 function hostEnv(p: CommonHostParams, hostLabel: string, extra: [string, string][]): string {
   const entries: [string, string][] = [
     ["YC_METADATA_URL", DEFAULT_ENDPOINTS.YC_METADATA_URL],
@@ -241,15 +273,24 @@ function hostEnv(p: CommonHostParams, hostLabel: string, extra: [string, string]
   return renderTemplate("env/host.env.ejs", { hostLabel, entries });
 }
 
-function bootScript(template: string, data: Record<string, unknown>): string {
-  return renderTemplate(template, {
-    htpasswdPath: HTPASSWD_PATH,
-    tlsCertPath: TLS_CERT_PATH,
-    tlsKeyPath: TLS_KEY_PATH,
-    // the CPython minor the VM locks are compiled for
+type HostLayout = Pick<BootSettings, "host" | "venv" | "lock" | "baseEnv" | "envFile" | "user" | "units" | "certKey">;
+
+/** BOOT_SETTINGS: the host's layout plus the paths and versions both VMs share. */
+function bootSettings({ host, ...layout }: HostLayout): HostFile {
+  const settings: BootSettings = {
+    host,
+    confDir: CONF_DIR,
+    libDir: LIB_DIR,
+    secretsDir: "/run/yc-mlops/secrets",
+    htpasswd: HTPASSWD_PATH,
+    tlsCert: TLS_CERT_PATH,
+    tlsKey: TLS_KEY_PATH,
+    nginxSiteStaged: NGINX_SITE_STAGED,
+    nginxDropinStaged: NGINX_DROPIN_STAGED,
     lockPython: FLEET.python,
-    ...data,
-  });
+    ...layout,
+  };
+  return { path: BOOT_SETTINGS, content: JSON.stringify(settings, null, 2) + "\n" };
 }
 
 /** Rules of a basic-auth user whose requests nginx limits (units/nginx/mlflow-jobs-access.json). */
@@ -291,9 +332,10 @@ function nginxSite(name: string, title: string, port: number, maxBodySize: strin
   });
 }
 
-/** Files both VMs get: the Lockbox reader (and the client it imports) and the staged nginx hardening drop-in. */
+/** Files both VMs get: the first-boot program, the Lockbox reader (and the client it imports) and the staged nginx hardening drop-in. */
 function commonFiles(): HostFile[] {
   return [
+    { path: BOOT_PROGRAM, content: readUnitsFile("first-boot/first_boot.py"), permissions: "0750" },
     { path: `${LIB_DIR}/ycm-lockbox`, content: readUnitsFile("first-boot/ycm-lockbox.py"), permissions: "0755" },
     { path: `${LIB_DIR}/lockbox_client.py`, content: readLockboxClient() },
     { path: `${LIB_DIR}/wait-for-url`, content: readUnitsFile("first-boot/wait-for-url.sh"), permissions: "0755" },
@@ -301,7 +343,7 @@ function commonFiles(): HostFile[] {
   ];
 }
 
-function spec(p: CommonHostParams, systemUser: { name: string; home: string; gecos: string }, files: HostFile[]): HostSpec {
+function spec(p: CommonHostParams, host: BootSettings["host"], systemUser: { name: string; home: string; gecos: string }, files: HostFile[]): HostSpec {
   return {
     hostname: p.hostname,
     packages: PACKAGES,
@@ -310,11 +352,11 @@ function spec(p: CommonHostParams, systemUser: { name: string; home: string; gec
     admins: [{ name: p.adminUser ?? DEFAULT_ADMIN_USER, sshAuthorizedKeys: [p.sshPublicKey] }],
     files,
     // cloud-init runs this once per instance; the services are enabled, so a reboot brings them back
-    commands: [[BOOT_SCRIPT]],
+    commands: [["python3", BOOT_PROGRAM, host]],
   };
 }
 
-/** Service env file content (no secrets; the boot script appends those). */
+/** Service env file content (no secrets; the first-boot program appends those). */
 function serviceEnv(title: string, envFile: string, group: string, entries: [string, string][]): string {
   return renderTemplate("env/service.env.ejs", { title, envFile, group, entries });
 }
@@ -331,14 +373,15 @@ export function renderMlflowHost(p: MlflowHostParams): RenderedHost {
   const user = "mlflow";
   const venv = "/opt/mlflow/venv";
   const envFile = `${CONF_DIR}/mlflow.env`;
-  const baseEnvName = "mlflow.base.env";
+  const baseEnv = `${CONF_DIR}/mlflow.base.env`;
+  const lock = `${LIB_DIR}/mlflow-server.lock`;
   const units = ["mlflow-server.service"];
   const files: HostFile[] = [
     { path: `${CONF_DIR}/host.env`, content: hostEnv(p, "MLflow VM", [
       ["LOCKBOX_S3_ACCESS_KEY_ID", refText(h, "s3AccessKeyId", p.s3AccessKeyId)],
       ["LOCKBOX_S3_SECRET_KEY", refText(h, "s3SecretKey", p.s3SecretKey)],
     ]) },
-    { path: `${CONF_DIR}/${baseEnvName}`, content: serviceEnv("MLflow server", envFile, user, [
+    { path: baseEnv, content: serviceEnv("MLflow server", envFile, user, [
       ["MLFLOW_ARTIFACTS_DESTINATION", `s3://${p.bucket}/${prefix}`],
       // MLflow 3's server-side job runner (GenAI judges, trace rollups) starts ~8 huey consumers
       // of ~250 MB each; this pipeline uses none of it, and a 4 GB VM cannot spare the memory.
@@ -346,17 +389,18 @@ export function renderMlflowHost(p: MlflowHostParams): RenderedHost {
       ["AWS_DEFAULT_REGION", "ru-central1"],
       ["PGSSLROOTCERT", `${CONF_DIR}/pg-root.crt`],
     ]) },
-    { path: `${LIB_DIR}/mlflow-server.lock`, content: readUnitsFile("requirements/mlflow-server.lock") },
+    { path: lock, content: readUnitsFile("requirements/mlflow-server.lock") },
     { path: "/etc/systemd/system/mlflow-server.service", content: renderTemplate("systemd/mlflow-server.service.ejs", {
       user, envFile, venv, port: MLFLOW_PORT, workers,
     }) },
     { path: NGINX_SITE_STAGED, content: nginxSite("mlflow", "MLflow", MLFLOW_PORT, "2g", MLFLOW_JOBS_ACCESS) },
     ...commonFiles(),
-    { path: BOOT_SCRIPT, permissions: "0750", content: bootScript("first-boot/mlflow-boot.sh.ejs", {
-      hostLabel: "MLflow VM", venv, envFile, baseEnvName, user, units, certKey: MLFLOW_CERT_OBJECT_KEY,
-    }) },
+    bootSettings({
+      host: "mlflow", venv, lock, baseEnv, envFile, user, units,
+      certKey: MLFLOW_CERT_OBJECT_KEY,
+    }),
   ];
-  const s = spec(p, { name: user, home: "/var/lib/mlflow", gecos: "MLflow tracking server" }, files);
+  const s = spec(p, "mlflow", { name: user, home: "/var/lib/mlflow", gecos: "MLflow tracking server" }, files);
   return { name: "mlflow", spec: s, userData: renderCloudConfig(s), units };
 }
 
@@ -379,7 +423,8 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
   const venv = "/opt/airflow/venv";
   const dagsDir = "/opt/airflow/dags";
   const envFile = `${CONF_DIR}/airflow.env`;
-  const baseEnvName = "airflow.base.env";
+  const baseEnv = `${CONF_DIR}/airflow.base.env`;
+  const lock = `${LIB_DIR}/airflow-host.lock`;
   const pipelineConfigPath = `${CONF_DIR}/pipeline.json`;
   // --skip-serve-logs: the log server binds every address (its host is hard-coded); with one VM
   // and LocalExecutor the api-server reads task logs from the local folder, so it is not needed.
@@ -410,7 +455,7 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
       ["LOCKBOX_JWT_SECRET", refText(h, "jwtSecret", p.jwtSecret)],
       ["LOCKBOX_API_SECRET_KEY", refText(h, "apiSecretKey", p.apiSecretKey)],
     ]) },
-    { path: `${CONF_DIR}/${baseEnvName}`, content: serviceEnv("Airflow", envFile, user, [
+    { path: baseEnv, content: serviceEnv("Airflow", envFile, user, [
       ["AIRFLOW_HOME", "/var/lib/airflow"],
       ["AIRFLOW__CORE__DAGS_FOLDER", dagsDir],
       ["AIRFLOW__CORE__LOAD_EXAMPLES", "False"],
@@ -431,7 +476,7 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
       ["FRAUD_PIPELINE_CONFIG", pipelineConfigPath],
     ]) },
     { path: pipelineConfigPath, content: JSON.stringify(p.pipelineConfig, null, 2) + "\n" },
-    { path: `${LIB_DIR}/airflow-host.lock`, content: readUnitsFile("requirements/airflow-host.lock") },
+    { path: lock, content: readUnitsFile("requirements/airflow-host.lock") },
     { path: "/etc/systemd/system/airflow-db-migrate.service", content: renderTemplate("systemd/airflow-db-migrate.service.ejs", {
       user, envFile, venv,
     }) },
@@ -445,10 +490,10 @@ export function renderAirflowHost(p: AirflowHostParams): RenderedHost {
     { path: `${dagsDir}/pipeline_spec.py`, content: p.pipelineSpec },
     // the contract is loaded by the DAG by path; the dag-processor need not parse it as a DAG file
     { path: `${dagsDir}/.airflowignore`, content: "pipeline_spec\\.py\n" },
-    { path: BOOT_SCRIPT, permissions: "0750", content: bootScript("first-boot/airflow-boot.sh.ejs", {
-      hostLabel: "Airflow VM", venv, envFile, baseEnvName, user, units,
-    }) },
+    bootSettings({
+      host: "airflow", venv, lock, baseEnv, envFile, user, units,
+    }),
   ];
-  const s = spec(p, { name: user, home: "/var/lib/airflow", gecos: "Apache Airflow" }, files);
+  const s = spec(p, "airflow", { name: user, home: "/var/lib/airflow", gecos: "Apache Airflow" }, files);
   return { name: "airflow", spec: s, userData: renderCloudConfig(s), units: ["airflow-db-migrate.service", ...units] };
 }

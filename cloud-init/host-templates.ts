@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as ejs from "ejs";
 
-/** Folder of the EJS templates (units, nginx sites, env files, boot scripts). */
+/** Folder of the EJS templates (units, nginx sites, env files) and the VMs' first-boot files. */
 export const UNITS_DIR = path.resolve(__dirname, "..", "units");
 
 /**

@@ -39,9 +39,9 @@ describe("MlflowServer", () => {
     });
     expect(instances).toHaveLength(1);
     expect(userData.startsWith("#cloud-config\n")).toBe(true);
-    // Terraform would read ${HOME}-like shell text as its own expressions: every one is escaped
+    // Terraform would read ${VAR}-like unit text as its own expressions: every one is escaped
     expect(userData).not.toMatch(/(^|[^$])\$\{/);
-    expect(userData).toContain("$${!name}");
+    expect(userData).toContain("--allowed-hosts $${MLFLOW_ALLOWED_HOSTS}");
     expect(Object.keys(instances[0].metadata)).toEqual(["user-data"]);
   });
 

@@ -6,6 +6,7 @@ import { escapeTerraformTemplate } from "../../cloud-init/terraform-escape";
 import { FLEET, lockPins } from "../../constructs/fleet-versions";
 import { EXAMPLE_MLFLOW, exampleAirflow } from "../fixtures/host-examples";
 import {
+  BOOT_PROGRAM,
   ENDPOINTS_OVERRIDE,
   HTPASSWD_PATH,
   NGINX_DROPIN_STAGED,
@@ -31,19 +32,24 @@ const file = (host: RenderedHost, p: string): string => {
 };
 const unitFiles = (host: RenderedHost): HostFile[] =>
   host.spec.files.filter((f) => f.path.startsWith("/etc/systemd/system/") && f.path.endsWith(".service"));
-// what the snapshots cover: everything but the big lock files and the DAG sources (own assertions)
+// what the snapshots cover: everything but the big lock files, the DAG sources and the first-boot
+// program (each has its own assertions: the program is the repository's file, boot-script.test.ts)
 const configFiles = (host: RenderedHost): Record<string, string> =>
   Object.fromEntries(
     host.spec.files
-      .filter((f) => !f.path.endsWith(".lock") && !f.path.startsWith("/opt/airflow/dags/"))
+      .filter((f) => !f.path.endsWith(".lock") && !f.path.startsWith("/opt/airflow/dags/") && f.path !== BOOT_PROGRAM)
       .map((f) => [f.path, f.content]),
   );
-// the user-data with each lock replaced by its name: `make upgrade` changes the locks, not the
-// hosts' shape (each lock has its own assertions below: it is the committed file, at the fleet's pins)
+// the user-data with each lock and the first-boot program replaced by its name: `make upgrade`
+// changes the locks, not the hosts' shape (each lock has its own assertions below: it is the
+// committed file, at the fleet's pins), and the program is tested in pytest
 const userDataWithoutLocks = (host: RenderedHost): string =>
   renderCloudConfig({
     ...host.spec,
-    files: host.spec.files.map((f) => (f.path.endsWith(".lock") ? { ...f, content: `<units/requirements/${path.basename(f.path)}>\n` } : f)),
+    files: host.spec.files.map((f) => {
+      if (f.path.endsWith(".lock")) return { ...f, content: `<units/requirements/${path.basename(f.path)}>\n` };
+      return f.path === BOOT_PROGRAM ? { ...f, content: "<units/first-boot/first_boot.py>\n" } : f;
+    }),
   });
 const directive = (unit: string, key: string): string[] =>
   unit.split("\n").filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
@@ -75,12 +81,11 @@ describe.each(HOSTS.map((h) => [h.name, h] as const))("%s VM user-data", (_name,
   });
 
   it("reads the endpoint override before any network call and logs the endpoints it uses", () => {
-    const boot = file(host, "/usr/local/sbin/yc-mlops-boot");
-    const mainBody = boot.slice(boot.indexOf("main() {"));
-    expect(mainBody.split("\n")[1].trim()).toBe("load_settings");
-    expect(boot).toContain('. "$CONF/endpoints.env"');
-    expect(boot).toContain('log "endpoint $name=${!name}"');
-    expect(boot).not.toMatch(/^\s*set -[a-z]*x/m);
+    const program = file(host, BOOT_PROGRAM);
+    const boot = program.slice(program.indexOf("def boot("));
+    expect(boot.split("\n")[2].trim()).toBe("values = load_settings(conf_dir)");
+    expect(program).toContain('override = conf_dir / "endpoints.env"');
+    expect(program).toContain('log(f"endpoint {name}={values[name]}")');
   });
 
   it("runs every service as its own user with Restart=, EnvironmentFile= and journald logging", () => {
@@ -105,8 +110,7 @@ describe.each(HOSTS.map((h) => [h.name, h] as const))("%s VM user-data", (_name,
   });
 
   it("builds htpasswd on the VM from Lockbox through stdin", () => {
-    const boot = file(host, "/usr/local/sbin/yc-mlops-boot");
-    expect(boot).toMatch(/htpasswd -i -B/);
+    expect(file(host, BOOT_PROGRAM)).toContain('run("htpasswd", "-i", "-B", *create, str(built), name, stdin=password');
     expect(host.spec.files.map((f) => f.path)).not.toContain(HTPASSWD_PATH);
   });
 });
