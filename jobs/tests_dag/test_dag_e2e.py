@@ -166,3 +166,17 @@ def test_a_bad_landing_file_fails_save_to_hdfs_and_keeps_earlier_outputs(stack):
     assert errors and "TX_AMOUNT" in errors[-1], job_output(attempts[-1])[-20:]
     # the earlier outputs are exactly as they were
     assert tree_digest(lake) == before
+
+
+def test_a_bad_demo_config_stops_make_demo_naming_the_key(tmp_path):
+    # DEMO_CONFIG overrides the local pipeline config (e.g. the handbook's size); a key the config
+    # does not have stops the demo before any step, naming it, and leaves no config and no server
+    res = subprocess.run(["bash", "scripts/demo/demo.sh"], cwd=REPO, capture_output=True, text=True, timeout=900,
+                         env=dict(os.environ, DEMO_WORK_DIR=str(tmp_path), DEMO_CONFIG="customers=5000 terminal=100"))
+    assert res.returncode != 0, res.stdout[-2000:]
+    assert "unknown pipeline config key(s): terminal" in res.stderr, res.stderr[-2000:]
+    assert "bad DEMO_CONFIG 'customers=5000 terminal=100'" in res.stderr, res.stderr[-2000:]
+    assert not (tmp_path / "pipeline.json").exists()
+    assert not (tmp_path / "logs").exists()  # no DAG run started
+    assert subprocess.run(["bash", "scripts/demo/mlflow-local.sh", "uri", str(tmp_path / "mlflow")], cwd=REPO,
+                          capture_output=True).returncode != 0, "the demo's MLflow server was left running"

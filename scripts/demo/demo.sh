@@ -8,6 +8,8 @@
 # Environment:
 #   DEMO_DATE=YYYY-MM-DD   logical date (default 2024-04-30; a rerun of a date replaces its outputs)
 #   DEMO_WORK_DIR=PATH     work folder (default <repo>/.work/demo, gitignored); delete it to start over
+#   DEMO_CONFIG="K=JSON .." pipeline config overrides, checked like the config itself (e.g. the
+#                          handbook's size: "customers=5000 terminals=10000 radius=5.0")
 #   KEEP_SERVERS=1         leave the MLflow UI up afterwards and start the Airflow UI on the run
 #                          (scripts/demo/demo-ui.sh; prints both links and how to stop them)
 source "$(dirname "$0")/../lib.sh"
@@ -34,6 +36,8 @@ cleanup() {
     [ "${demo_done:-0}" = 1 ] \
       || log "MLflow left running at ${MLFLOW_URI:-?}; stop it with: bash scripts/demo/mlflow-local.sh stop $WORK/mlflow"
   else
+    # a start still under way writes its pid file later: let it finish, then stop what it started
+    [ -z "${mlflow_start_pid:-}" ] || wait "$mlflow_start_pid" 2>/dev/null || true
     bash "$REPO_ROOT/scripts/demo/mlflow-local.sh" stop "$WORK/mlflow" || true
     if [ "${demo_done:-0}" = 1 ]; then
       log "MLflow server stopped. To look at this run in the browser (MLflow and Airflow UIs on loopback):"
@@ -56,7 +60,9 @@ else
   mlflow_start_pid=$!
 fi
 stage_jobs "$WORK"
-write_local_config "$WORK" "$MLFLOW_URI" "$JOBS_VENV" >/dev/null
+read -ra overrides <<<"${DEMO_CONFIG:-}"
+write_local_config "$WORK" "$MLFLOW_URI" "$JOBS_VENV" "${overrides[@]}" >/dev/null \
+  || die "bad DEMO_CONFIG '${DEMO_CONFIG:-}' (the error above names the key)"
 airflow_env "$WORK" "$AIRFLOW_VENV"
 airflow_db_init "$AIRFLOW_VENV"
 log "    config: $FRAUD_PIPELINE_CONFIG; AIRFLOW_HOME=$AIRFLOW_HOME ($((SECONDS - t0)) s so far)"
