@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline_run import local_session, loopback_mlflow, pipeline_steps  # noqa: E402
+from pipeline_run import HANDBOOK_SIZE, local_session, loopback_mlflow, pipeline_steps  # noqa: E402
 
 from fraud_jobs import train  # noqa: E402  (pipeline_run put jobs/ on the path)
 from fraud_jobs.pipeline_spec import PipelineConfig  # noqa: E402
@@ -39,9 +39,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default="/tmp/bench-models", help="work folder (emptied first)")
     ap.add_argument("--date", default="2018-08-14", help="logical date: the test week's last day")
-    ap.add_argument("--customers", type=int, default=5000)
-    ap.add_argument("--terminals", type=int, default=10000)
-    ap.add_argument("--radius", type=float, default=5.0)
+    ap.add_argument("--customers", type=int, default=HANDBOOK_SIZE["customers"])
+    ap.add_argument("--terminals", type=int, default=HANDBOOK_SIZE["terminals"])
+    ap.add_argument("--radius", type=float, default=HANDBOOK_SIZE["radius"])
     ap.add_argument("--start-date", default="2018-04-01")
     ap.add_argument("--lr-grid", type=json.loads, default=dict(defaults.lr_grid))
     ap.add_argument("--rf-grid", type=json.loads, default=dict(defaults.rf_grid))

@@ -35,13 +35,13 @@ import time
 from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline_run import local_session, loopback_mlflow, pipeline_steps  # noqa: E402
+from pipeline_run import HANDBOOK_SIZE, local_session, loopback_mlflow, pipeline_steps  # noqa: E402
 
 from fraud_jobs import layout  # noqa: E402  (pipeline_run put jobs/ on the path)
 from fraud_jobs.bootstrap import MODELS  # noqa: E402
 from fraud_jobs.train import predictions_path  # noqa: E402
 
-HANDBOOK_CUSTOMERS, HANDBOOK_TERMINALS = 5000, 10000
+HANDBOOK_CUSTOMERS, HANDBOOK_TERMINALS = HANDBOOK_SIZE["customers"], HANDBOOK_SIZE["terminals"]
 DATE = "2018-08-14"
 START = "2018-04-01"
 
@@ -142,7 +142,7 @@ def run_size(spark, work: str, scale: float) -> dict[str, tuple[float, float, in
     with loopback_mlflow(work) as mlflow_uri:
         for name, main, argv in pipeline_steps(
                 work, DATE, mlflow_uri, "bench-pipeline", customers=round(HANDBOOK_CUSTOMERS * scale),
-                terminals=round(HANDBOOK_TERMINALS * scale), radius=5.0, start_date=START):
+                terminals=round(HANDBOOK_TERMINALS * scale), radius=HANDBOOK_SIZE["radius"], start_date=START):
             with PeakMemory(spark) as memory:
                 start = time.monotonic()
                 main(argv)

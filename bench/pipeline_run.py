@@ -21,6 +21,10 @@ from fraud_jobs.pipeline_spec import GRID_KEYS, PipelineConfig, check_grid, grid
 
 Step = tuple[str, Callable[[Sequence[str]], object], list[str]]
 
+# The handbook's simulated population (reference/transaction-simulator: 5,000 customers, 10,000
+# terminals, radius 5): the "full size" every pipeline benchmark runs at.
+HANDBOOK_SIZE = {"customers": 5000, "terminals": 10000, "radius": 5.0}
+
 
 @contextlib.contextmanager
 def loopback_mlflow(work: str) -> Iterator[str]:
