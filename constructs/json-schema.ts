@@ -14,13 +14,16 @@ export interface JsonSchema {
   readonly items?: JsonSchema;
   readonly minItems?: number;
   readonly minimum?: number;
+  readonly maximum?: number;
+  readonly exclusiveMinimum?: number;
+  readonly exclusiveMaximum?: number;
   readonly maxProperties?: number;
   readonly anyOf?: readonly JsonSchema[];
 }
 
 // keywords that state no rule (annotations)
 const ANNOTATIONS = new Set(["$schema", "$comment", "title", "description", "default"]);
-const RULES = new Set(["type", "enum", "properties", "required", "additionalProperties", "items", "minItems", "minimum", "maxProperties", "anyOf"]);
+const RULES = new Set(["type", "enum", "properties", "required", "additionalProperties", "items", "minItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "maxProperties", "anyOf"]);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -62,8 +65,15 @@ export function schemaProblems(schema: JsonSchema, value: unknown, where: string
   if (schema.enum && !schema.enum.some((e) => e === value)) {
     out.push(`${where}: ${shown} is not one of ${schema.enum.map((e) => JSON.stringify(e)).join(", ")}`);
   }
-  if (schema.minimum !== undefined && typeof value === "number" && value < schema.minimum) {
-    out.push(`${where}: ${shown} is below the minimum ${schema.minimum}`);
+  if (typeof value === "number") {
+    if (schema.minimum !== undefined && value < schema.minimum) out.push(`${where}: ${shown} is below the minimum ${schema.minimum}`);
+    if (schema.maximum !== undefined && value > schema.maximum) out.push(`${where}: ${shown} is above the maximum ${schema.maximum}`);
+    if (schema.exclusiveMinimum !== undefined && !(value > schema.exclusiveMinimum)) {
+      out.push(`${where}: ${shown} must be above ${schema.exclusiveMinimum}`);
+    }
+    if (schema.exclusiveMaximum !== undefined && !(value < schema.exclusiveMaximum)) {
+      out.push(`${where}: ${shown} must be below ${schema.exclusiveMaximum}`);
+    }
   }
   if (Array.isArray(value)) {
     if (schema.minItems !== undefined && value.length < schema.minItems) out.push(`${where}: expected at least ${schema.minItems} item(s), got ${shown}`);

@@ -6,7 +6,7 @@ it). It is derived from the dataclasses' fields, types and defaults and from the
 pipeline_spec.py, never written by hand: the committed jobs/pipeline-config.schema.json must equal
 what this program prints (jobs/tests/test_pipeline_schema.py checks it).
 
-It states keys, types, required keys, choices, defaults and the top-level whole-number minimums;
+It states keys, types, required keys, choices, defaults and the top-level numbers' bounds;
 the remaining value rules (cluster name prefixes, grid value bounds, cross-key rules) are checked by
 PipelineConfig when the DAG loads the file.
 
@@ -107,6 +107,13 @@ def pipeline_config_schema() -> dict[str, Any]:
             prop["enum"] = list(spec.CONFIG_CHOICES[f.name])
         if f.name in spec.CONFIG_MINIMUMS:
             prop["minimum"] = spec.CONFIG_MINIMUMS[f.name]
+        if f.name in spec.CONFIG_MAXIMUMS:
+            prop["maximum"] = spec.CONFIG_MAXIMUMS[f.name]
+        if f.name in spec.CONFIG_OPEN_RANGES:
+            low, high = spec.CONFIG_OPEN_RANGES[f.name]
+            prop["exclusiveMinimum"] = low
+            if high is not None:
+                prop["exclusiveMaximum"] = high
         prop["default"] = json.loads(json.dumps(getattr(defaults, f.name)))
         props[f.name] = prop
     return {

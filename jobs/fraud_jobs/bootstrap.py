@@ -42,6 +42,7 @@ from fraud_jobs.common import (
     uri_arg,
     write_json_atomic,
 )
+from fraud_jobs.pipeline_spec import PipelineConfig, config_int_range
 from fraud_jobs.train import (
     MODELS,
     PREDICTION_COLUMNS,
@@ -150,7 +151,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mlflow-uri", type=mlflow_uri_arg, required=True)
     p.add_argument("--experiment", type=name_arg, required=True)
     mlflow_auth.add_arguments(p)
-    p.add_argument("--n-boot", type=int_in(100, 1_000_000), default=10_000)
+    p.add_argument("--n-boot", type=int_in(*config_int_range("n_boot")), default=PipelineConfig().n_boot)
     p.add_argument("--seed", type=seed_arg, default=42)
     p.add_argument("--confidence", type=bounded_float(0.5, 1.0), default=0.95)
     return p

@@ -37,6 +37,7 @@ from fraud_jobs.common import (
     spark_session,
     uri_arg,
 )
+from fraud_jobs.pipeline_spec import CONFIG_OPEN_RANGES, PipelineConfig
 from fraud_jobs.train import MODELS, PARAM_TEST_DATES, TAG_DATE, TAG_STEP
 
 CHAMPION_ALIAS = "champion"
@@ -92,7 +93,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--experiment", type=name_arg, required=True)
     p.add_argument("--registered-model", type=name_arg, required=True)
     mlflow_auth.add_arguments(p)
-    p.add_argument("--alpha", type=bounded_float(0.0, 0.5), default=0.05)
+    p.add_argument("--alpha", type=bounded_float(*CONFIG_OPEN_RANGES["alpha"]), default=PipelineConfig().alpha)
     return p
 
 

@@ -38,7 +38,7 @@ from fraud_jobs.common import (
     write_df_atomic,
     write_partitions_atomic,
 )
-from fraud_jobs.pipeline_spec import PipelineConfig
+from fraud_jobs.pipeline_spec import PipelineConfig, config_int_range
 from fraud_jobs.simulator import Simulator, SimulatorParams
 
 
@@ -50,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--days", type=days_arg, default=PipelineConfig().run_days,
                     help="days of features the run uses, ending at --date (their history is "
                          "landed too)")
-    ap.add_argument("--customers", type=int_in(1, 10_000_000), default=defaults.customers)
-    ap.add_argument("--terminals", type=int_in(1, 10_000_000), default=defaults.terminals)
+    ap.add_argument("--customers", type=int_in(*config_int_range("customers")), default=defaults.customers)
+    ap.add_argument("--terminals", type=int_in(*config_int_range("terminals")), default=defaults.terminals)
     ap.add_argument("--radius", type=positive_float, default=defaults.radius)
     ap.add_argument("--seed", type=seed_arg, default=defaults.seed)
     ap.add_argument(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 import re
 import typing
@@ -331,13 +332,24 @@ def _subcluster(data: Any, where: str, names: Sequence[str]) -> SubclusterSpec:
     return SubclusterSpec(**values)
 
 
-# PipelineConfig's keys whose value is one of a fixed set, and its whole-number keys with their
-# least value (0 or 1). The JSON schema (jobs/pipeline_schema.py) states these same rules.
+# PipelineConfig's keys whose value is one of a fixed set; its whole-number keys with their least
+# value and, where a step takes them as a flag, their most; its other numbers with the open interval
+# they lie in. The JSON schema (jobs/pipeline_schema.py) states these same rules, and the steps'
+# flags for these values (generate --customers/--terminals, bootstrap --n-boot, compare --alpha)
+# check these same bounds: a bad value fails when the config is loaded, not at the step.
 CONFIG_CHOICES: Mapping[str, tuple[str, ...]] = {"backend": BACKENDS, "cluster_lifecycle": CLUSTER_LIFECYCLES}
 CONFIG_MINIMUMS: Mapping[str, int] = {
     "retries": 0, "retry_delay_seconds": 0, "max_retry_delay_seconds": 0, "task_timeout_minutes": 1,
     "train_days": 1, "delay_days": 1, "test_days": 1, "validation_days": 1,
+    "customers": 1, "terminals": 1, "n_boot": 100,
 }
+CONFIG_MAXIMUMS: Mapping[str, int] = {"customers": 10_000_000, "terminals": 10_000_000, "n_boot": 1_000_000}
+CONFIG_OPEN_RANGES: Mapping[str, tuple[float, float | None]] = {"radius": (0.0, None), "alpha": (0.0, 0.5)}
+
+
+def config_int_range(name: str) -> tuple[int, int]:
+    """(least, most) of a whole-number config key that a step also takes as a flag."""
+    return CONFIG_MINIMUMS[name], CONFIG_MAXIMUMS[name]
 
 
 @dataclass(frozen=True)
@@ -424,10 +436,18 @@ class PipelineConfig:
             if getattr(self, name) not in choices:
                 raise ValueError(f"config {name} {getattr(self, name)!r} is not one of {', '.join(choices)}")
         for name, minimum in CONFIG_MINIMUMS.items():
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            value, maximum = getattr(self, name), CONFIG_MAXIMUMS.get(name)
+            if (not isinstance(value, int) or isinstance(value, bool) or value < minimum
+                    or (maximum is not None and value > maximum)):
+                if maximum is not None:
+                    raise ValueError(f"config {name} must be a whole number from {minimum} to {maximum}, got {value!r}")
                 kind = "non-negative" if minimum == 0 else "positive"
                 raise ValueError(f"config {name} must be a {kind} integer, got {value!r}")
+        for name, (low, high) in CONFIG_OPEN_RANGES.items():
+            value = getattr(self, name)
+            if not (low < value < (math.inf if high is None else high)):  # also refuses nan and inf
+                shown = f"above {low:g}" if high is None else f"in ({low:g}, {high:g})"
+                raise ValueError(f"config {name} must be a finite number {shown}, got {value!r}")
         if self.cluster_lifecycle != "always-on" and self.backend != "dataproc":
             raise ValueError(f"config cluster_lifecycle {self.cluster_lifecycle!r} needs the dataproc backend "
                              f"(backend is {self.backend!r})")
