@@ -202,10 +202,10 @@ def test_the_whole_dag_runs_on_data_proc_through_the_api(cloud):
     for call in creates:
         step, job = by_name[call.request["name"]], call.request["pyspark_job"]
         assert call.request["cluster_id"] == cloud.config["dataproc_cluster_id"]
-        assert job["main_python_file_uri"] == f"{jobs_uri}entrypoints/{step}.py"
+        assert job["main_python_file_uri"] == f"{jobs_uri}{pipeline_spec.ENTRY_SCRIPT}"
         assert job["python_file_uris"] == [f"{jobs_uri}fraud_jobs.zip"]
         # the rendered logical date, in the arguments the step contract gives for it
-        assert job["args"] == pipeline_spec.step_args(step, cfg, DATE), (step, job["args"])
+        assert job["args"] == pipeline_spec.entry_args(step, cfg, DATE), (step, job["args"])
 
     # every job went through the service's states and ended DONE
     for job_id, statuses in cloud.api.job_statuses.items():
