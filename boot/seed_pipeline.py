@@ -1,7 +1,7 @@
 """Puts what a pipeline run logs onto a booted MLflow host: the model steps of the pipeline (train
-LR, train RF, bootstrap, compare), each step's entry script (jobs/entrypoints/STEP.py, what
-spark-submit runs on the cluster) called with the arguments the DAG gives it
-(fraud_jobs.pipeline_spec.step_args) from a pipeline config, in one local Spark session.
+LR, train RF, bootstrap, compare), each through the entry script's dispatch (fraud_jobs.common.run_step,
+what jobs/entrypoints/run_step.py runs on the cluster) with the arguments the DAG gives it
+(fraud_jobs.pipeline_spec.entry_args) from a pipeline config, in one local Spark session.
 
 Their input is a small synthetic feature table (jobs/tests/synthetic_features.py) in which fraud
 lives in an amount band that a random forest finds and a logistic regression cannot: the comparison
@@ -15,26 +15,16 @@ Prints one JSON line: what each step returned.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
-from pathlib import Path
 
-ENTRYPOINTS = Path(__file__).resolve().parents[1] / "jobs" / "entrypoints"
 MODEL_STEPS = ("train_lr", "train_rf", "bootstrap", "compare")
 
 
-def entry_main(step: str):
-    spec = importlib.util.spec_from_file_location(f"entry_{step}", ENTRYPOINTS / f"{step}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 def main(config_path: str, logical_date: str) -> dict:
-    from fraud_jobs.common import spark_session
-    from fraud_jobs.pipeline_spec import STEPS, PipelineConfig, step_args
+    from fraud_jobs.common import run_step, spark_session
+    from fraud_jobs.pipeline_spec import STEPS, PipelineConfig, entry_args
     from tests.synthetic_features import write_features
 
     assert set(MODEL_STEPS) <= set(STEPS), STEPS
@@ -49,7 +39,7 @@ def main(config_path: str, logical_date: str) -> dict:
     results = {}
     for step in MODEL_STEPS:
         print(f"[seed] {step}", file=sys.stderr, flush=True)
-        results[step] = entry_main(step)(step_args(step, cfg, logical_date))
+        results[step] = run_step(entry_args(step, cfg, logical_date))
     spark.stop()
     return results
 

@@ -64,7 +64,10 @@ export function buildJobPackage(jobsDir: string): Buffer {
   }
 }
 
-/** The spark-submit main files: `<jobsDir>/entrypoints/*.py` (the local runner copies the same glob). */
+/**
+ * The spark-submit main files: `<jobsDir>/entrypoints/*.py` (the local runner copies the same glob).
+ * That is one script, pipeline_spec.ENTRY_SCRIPT, which runs the step its first argument names.
+ */
 export function entrypointFiles(jobsDir: string): string[] {
   const dir = path.join(jobsDir, "entrypoints");
   if (!fs.existsSync(dir)) return [];
@@ -76,7 +79,7 @@ export function entrypointFiles(jobsDir: string): string[] {
 
 /**
  * Uploads the pipeline's job code to the bucket, so `cdktf deploy` ships a code change:
- * every `jobs/entrypoints/*.py` as its own object (the spark-submit main files), and the
+ * every `jobs/entrypoints/*.py` as its own object (the spark-submit main file of every step), and the
  * `fraud_jobs` package as `fraud_jobs.zip` (passed to Spark as a py-file).
  *
  * The zip is built at synth time by the jobs' own builder (jobs/build_zip.py), deterministically. All objects go under a release folder named

@@ -92,7 +92,7 @@ describe("JobCode", () => {
     expect(release).toMatch(/^[0-9a-f]{16}$/);
     const keys = objects.map((o: any) => o.key);
     expect(keys).toContain(`jobs/${release}/fraud_jobs.zip`);
-    expect(keys).toEqual(expect.arrayContaining([`jobs/${release}/entrypoints/generate.py`]));
+    expect(keys).toEqual(expect.arrayContaining([`jobs/${release}/entrypoints/run_step.py`]));
     expect(keys.every((k: string) => k.startsWith(`jobs/${release}/`))).toBe(true);
     for (const o of objects) {
       expect(o.bucket).toBe(ref("yandex_storage_bucket", onlyName(json, "yandex_storage_bucket"), "bucket"));

@@ -41,7 +41,7 @@ from airflow.sdk import DAG, TriggerRule
 DAG_ID = "fraud_pipeline"
 # Fixed and in the past: with catchup off the scheduler only runs the latest interval.
 START_DATE = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-# step_args() validates its date; the DAG calls it with this stand-in date, then puts the
+# entry_args() validates its date; the DAG calls it with this stand-in date, then puts the
 # template in its place so the date is rendered per run.
 _PLACEHOLDER_DATE = "1970-01-01"
 DATE_TEMPLATE = "{{ ds }}"
@@ -95,8 +95,9 @@ UPSTREAM = spec.UPSTREAM
 
 
 def templated_args(step: str, cfg: Any) -> list[str]:
-    """A step's CLI arguments with the logical date left as the `{{ ds }}` template."""
-    args = spec.step_args(step, cfg, _PLACEHOLDER_DATE)
+    """The entry script's arguments for a step (its name, then its CLI) with the logical date left
+    as the `{{ ds }}` template."""
+    args = spec.entry_args(step, cfg, _PLACEHOLDER_DATE)
     out = list(args)
     for i, token in enumerate(args[:-1]):
         if token == "--date" and args[i + 1] == _PLACEHOLDER_DATE:
@@ -111,7 +112,7 @@ def _jobs_location(cfg: Any) -> str:
     if not jobs:
         raise ValueError(
             "config jobs_uri is empty: set it to the folder (local/ssh) or bucket URI (dataproc) "
-            "holding entrypoints/<step>.py and fraud_jobs.zip"
+            f"holding {spec.ENTRY_SCRIPT} and fraud_jobs.zip"
         )
     return jobs
 
@@ -133,7 +134,7 @@ def spark_submit_command(step: str, cfg: Any, *, master: str | None, jobs: str,
     argv += ["--name", spec.job_name(step), "--py-files", f"{jobs}/fraud_jobs.zip"]
     for key, value in sorted(cfg.spark_properties.items()):
         argv += ["--conf", f"{key}={value}"]
-    argv += [f"{jobs}/entrypoints/{spec.entrypoint(step)}", *templated_args(step, cfg)]
+    argv += [f"{jobs}/{spec.ENTRY_SCRIPT}", *templated_args(step, cfg)]
     # `{{ ds }}` survives quoting (it is inside single quotes) and is rendered to a plain date.
     return " ".join(shlex.quote(token) for token in argv)
 
@@ -453,7 +454,7 @@ def _step_task(step: str, cfg: Any, timeout: dt.timedelta, cluster_id: Any = Non
         jobs = _jobs_location(cfg)
         operator = _pyspark_job_operator_class()
         return operator(
-            main_python_file_uri=f"{jobs}/entrypoints/{spec.entrypoint(step)}",
+            main_python_file_uri=f"{jobs}/{spec.ENTRY_SCRIPT}",
             python_file_uris=[f"{jobs}/fraud_jobs.zip"],
             args=templated_args(step, cfg),
             properties=dict(cfg.spark_properties) or None,

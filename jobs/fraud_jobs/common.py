@@ -17,7 +17,7 @@ import traceback
 import uuid
 from typing import Any, Callable, Iterable, Sequence
 
-from fraud_jobs.pipeline_spec import JOB_ERROR_PREFIX
+from fraud_jobs.pipeline_spec import JOB_ERROR_PREFIX, STEPS, step_main
 from fraud_jobs.pipeline_spec import parse_date as _spec_parse_date
 
 # Exit code of a job that stopped on bad input (argparse uses 2 for bad arguments too).
@@ -50,6 +50,19 @@ def run_job(main: Callable[[Sequence[str] | None], Any], argv: Sequence[str] | N
         traceback.print_exc()
         print(f"{JOB_ERROR_PREFIX}{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
+
+
+def run_step(argv: Sequence[str]) -> Any:
+    """The entry script's main: `STEP ARGS...` runs STEP's main function with ARGS. An unknown or
+    missing step is a JobError naming it (run_job: one line, exit 2)."""
+    if not argv or argv[0].startswith("-"):
+        raise JobError(f"no step given: the first argument must be one of {', '.join(STEPS)}")
+    step, *args = argv
+    try:
+        main = step_main(step)
+    except ValueError as exc:
+        raise JobError(str(exc)) from None
+    return main(args)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -17,15 +18,23 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
-STEPS: tuple[str, ...] = (
-    "generate",
-    "save_to_hdfs",
-    "preprocess",
-    "train_lr",
-    "train_rf",
-    "bootstrap",
-    "compare",
-)
+# Each step, in pipeline order, and its main function in the fraud_jobs package ("module:function",
+# strings so this module stays import-cheap). The one entry script (ENTRY_SCRIPT) runs the step its
+# first argument names.
+STEP_MAINS: Mapping[str, str] = {
+    "generate": "fraud_jobs.generate:main",
+    "save_to_hdfs": "fraud_jobs.save_to_hdfs:main",
+    "preprocess": "fraud_jobs.preprocess:main",
+    "train_lr": "fraud_jobs.train:main_lr",
+    "train_rf": "fraud_jobs.train:main_rf",
+    "bootstrap": "fraud_jobs.bootstrap:main",
+    "compare": "fraud_jobs.compare:main",
+}
+STEPS: tuple[str, ...] = tuple(STEP_MAINS)
+
+# The spark-submit main file of every step, relative to the job code's folder (jobs/ in a checkout,
+# jobs_uri on a backend); its arguments are entry_args().
+ENTRY_SCRIPT = "entrypoints/run_step.py"
 
 # The seed's dependency shape: generate -> save -> preprocess -> [LR, RF] -> bootstrap -> compare.
 UPSTREAM: Mapping[str, tuple[str, ...]] = {
@@ -159,11 +168,17 @@ def check_grid(model: str, grid: Any) -> dict[str, tuple]:
     return out
 
 
-def entrypoint(step: str) -> str:
-    """File name of a step's spark-submit entry script (under jobs/entrypoints/)."""
-    if step not in STEPS:
+def check_step(step: str) -> str:
+    """The step name if it is one of STEPS; a ValueError naming it otherwise."""
+    if step not in STEP_MAINS:
         raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
-    return f"{step}.py"
+    return step
+
+
+def step_main(step: str) -> Any:
+    """A step's main function (imports its module, and so pyspark: only where the step runs)."""
+    module, function = STEP_MAINS[check_step(step)].split(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def cluster_name_for_run(name_prefix: str, run_id: str) -> str:
@@ -184,7 +199,7 @@ def job_name(step: str) -> str:
     """The name of a step's job on every backend (Spark app name, Data Proc job name). The Data Proc
     API takes only `|[a-z][-a-z0-9]{1,61}[a-z0-9]` (the provider's default "Pyspark job" and a dotted
     name do not match it)."""
-    entrypoint(step)
+    check_step(step)
     return f"fraud-pipeline-{step}".replace("_", "-")
 
 
@@ -528,9 +543,9 @@ def parse_date(value: str) -> _dt.date:
 
 
 def step_args(step: str, cfg: PipelineConfig, logical_date: str) -> list[str]:
-    """The argument list (after the entry script) of one step for one logical date."""
+    """The arguments of one step's main function for one logical date (its CLI after the step name)."""
     parse_date(logical_date)
-    entrypoint(step)
+    check_step(step)
     common = ["--date", logical_date]
     # the data steps make sure the run's days (and the history their features need) exist
     days = ["--days", str(cfg.run_days)]
@@ -575,6 +590,12 @@ def step_args(step: str, cfg: PipelineConfig, logical_date: str) -> list[str]:
         "--registered-model", cfg.registered_model,
         "--alpha", str(cfg.alpha),
     ]
+
+
+def entry_args(step: str, cfg: PipelineConfig, logical_date: str) -> list[str]:
+    """The argument list of ENTRY_SCRIPT for one step and date: the step's name, then its own
+    arguments (step_args)."""
+    return [step, *step_args(step, cfg, logical_date)]
 
 
 def dependency_edges() -> Sequence[tuple[str, str]]:

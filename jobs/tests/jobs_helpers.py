@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from fraud_jobs import generate, layout, preprocess, save_to_hdfs
+from fraud_jobs.pipeline_spec import ENTRY_SCRIPT
 
 JOBS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Tiny but complete: ~115 transactions a day, ~20 terminals per customer, all scenarios present.
@@ -35,10 +36,11 @@ def run_preprocess(data: str, date: str, days: int = 3):
     return preprocess.main(["--date", date, "--data-root", data, "--days", str(days)])
 
 
-def run_entrypoint(step: str, *args: str) -> subprocess.CompletedProcess:
-    """The real CLI in a fresh interpreter (used for argument errors, which stop before Spark)."""
+def run_entrypoint(*argv: str) -> subprocess.CompletedProcess:
+    """The real entry script in a fresh interpreter, argv being `STEP ARGS...` (used for argument
+    errors, which stop before Spark)."""
     return subprocess.run(
-        [sys.executable, os.path.join(JOBS_DIR, "entrypoints", f"{step}.py"), *args],
+        [sys.executable, os.path.join(JOBS_DIR, ENTRY_SCRIPT), *argv],
         capture_output=True, text=True, timeout=120,
     )
 

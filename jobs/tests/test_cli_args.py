@@ -1,25 +1,26 @@
-"""Every job CLI (jobs/entrypoints/*.py), each argument given a bad value: one readable line that
-names the value, exit 2, no traceback, nothing written. These fail in argument parsing, before
-Spark or MLflow start, so the whole table runs in-process in a few seconds; one case per entry
-script also runs the real script in a fresh interpreter."""
+"""Every step's CLI, each argument given a bad value: one readable line that names the value, exit 2,
+no traceback, nothing written. These fail in argument parsing, before Spark or MLflow start, so the
+whole table runs in-process in a few seconds; one case per step also runs the real entry script
+(jobs/entrypoints/run_step.py STEP ...) in a fresh interpreter, and so do an unknown and a missing
+step."""
 
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
 from fraud_jobs import bootstrap, compare, generate, preprocess, save_to_hdfs, train
 from fraud_jobs.common import run_job
-from tests.jobs_helpers import JOBS_DIR, run_entrypoint
-
-ENTRYPOINTS = sorted(n[:-3] for n in os.listdir(os.path.join(JOBS_DIR, "entrypoints")) if n.endswith(".py"))
+from fraud_jobs.pipeline_spec import STEPS, step_main
+from tests.jobs_helpers import run_entrypoint
 
 DATE = ["--date", "2024-04-07"]
 MLFLOW = ["--mlflow-uri", "http://127.0.0.1:9", "--experiment", "fraud-detection"]
 MODEL = ["--registered-model", "fraud-detector"]
 
-# entry script -> (its main, valid arguments with {root} for the data folder)
+# step -> (its main, valid arguments with {root} for the data folder)
 CLIS = {
     "generate": (generate.main, [*DATE, "--landing-root", "{root}"]),
     "save_to_hdfs": (save_to_hdfs.main, [*DATE, "--landing-root", "{root}/landing", "--data-root", "{root}"]),
@@ -99,8 +100,9 @@ def cases():
                 yield pytest.param(cli, flag, bad, id=f"{cli} {flag}={bad[:20]!r}")
 
 
-def test_every_entry_script_is_in_the_table():
-    assert sorted(CLIS) == ENTRYPOINTS
+def test_every_step_is_in_the_table_with_the_main_the_entry_script_runs():
+    assert list(CLIS) == list(STEPS)
+    assert all(step_main(step) is main for step, (main, _) in CLIS.items())
 
 
 def test_every_option_of_every_cli_has_bad_values_in_the_table():
@@ -133,7 +135,7 @@ def test_bad_argument_gives_one_line_naming_it_and_exit_2(cli, flag, bad, tmp_pa
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("cli", ENTRYPOINTS)
+@pytest.mark.parametrize("cli", STEPS)
 def test_the_real_entry_script_refuses_an_unsupported_scheme_in_one_line(cli, tmp_path):
     flag = "--landing-root" if cli == "generate" else "--data-root"
     result = run_entrypoint(cli, *_argv(cli, str(tmp_path), flag, "foo://x"))
@@ -142,3 +144,15 @@ def test_the_real_entry_script_refuses_an_unsupported_scheme_in_one_line(cli, tm
     assert "'foo://x' has the unsupported scheme 'foo://'" in result.stderr
     assert "Traceback" not in result.stderr
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["fit_all", "--date", "2024-04-07"], "unknown step 'fit_all'; expected one of " + ", ".join(STEPS)),
+    (["--date", "2024-04-07"], "no step given: the first argument must be one of " + ", ".join(STEPS)),
+    ([], "no step given"),
+])
+def test_the_entry_script_refuses_an_unknown_or_missing_step_in_one_line(argv, message):
+    result = run_entrypoint(*argv)
+    assert result.returncode == 2, result.stderr
+    assert re.fullmatch(r"error: [^\n]*\n", result.stderr), result.stderr
+    assert message in result.stderr

@@ -244,10 +244,10 @@ def check_step_jobs(cloud, since: int, cfg, date: str, cluster_id: str) -> None:
     for call in creates:
         step, job = by_name[call.request["name"]], call.request["pyspark_job"]
         assert call.request["cluster_id"] == cluster_id
-        assert job["main_python_file_uri"] == f"{jobs_uri}entrypoints/{step}.py"
+        assert job["main_python_file_uri"] == f"{jobs_uri}{pipeline_spec.ENTRY_SCRIPT}"
         assert job["python_file_uris"] == [f"{jobs_uri}fraud_jobs.zip"]
         # the rendered logical date, in the arguments the step contract gives for it
-        assert job["args"] == pipeline_spec.step_args(step, cfg, date), (step, job["args"])
+        assert job["args"] == pipeline_spec.entry_args(step, cfg, date), (step, job["args"])
     for job_id in run_jobs(cloud, cluster_id, date).values():
         assert cloud.api.job_statuses[job_id] == ["PROVISIONING", "PENDING", "RUNNING", "DONE"], job_id
 

@@ -107,7 +107,7 @@ def test_local_step_runs_spark_submit_for_the_logical_date(config_file):
     command = _render(task, task.bash_command)
     assert command.startswith("spark-submit --master 'local[3]' ")
     assert "--py-files /opt/fraud/jobs/fraud_jobs.zip" in command
-    assert "/opt/fraud/jobs/entrypoints/preprocess.py --date 2024-03-09 " in command.replace("'", "")
+    assert "/opt/fraud/jobs/entrypoints/run_step.py preprocess --date 2024-03-09 " in command.replace("'", "")
     assert task.env == {"PYSPARK_PYTHON": "/venv/bin/python"} and task.append_env is True
 
 
@@ -117,21 +117,21 @@ def test_ssh_step_runs_spark_submit_on_the_master(config_file):
     command = _render(task, task.command, ds="2024-05-01")
     assert task.ssh_conn_id == "dataproc_master_ssh"
     assert "--master" not in command  # the cluster's spark-defaults (YARN) decide
-    assert f"{JOBS}/entrypoints/train_rf.py --date 2024-05-01" in command.replace("'", "")
+    assert f"{JOBS}/entrypoints/run_step.py train_rf --date 2024-05-01" in command.replace("'", "")
     assert task.cmd_timeout == 20 * 60
 
 
 def test_dataproc_step_is_a_pyspark_job_with_code_from_the_bucket(config_file):
     dag = load_dag(config_file, **BACKEND_CONFIGS["dataproc"])
     task = dag.get_task("generate")
-    assert task.main_python_file_uri == "s3a://fraud-bucket/jobs/entrypoints/generate.py"
+    assert task.main_python_file_uri == "s3a://fraud-bucket/jobs/entrypoints/run_step.py"
     assert list(task.python_file_uris) == ["s3a://fraud-bucket/jobs/fraud_jobs.zip"]
     assert task.cluster_id == "c9q-test-cluster"
     assert task.yandex_conn_id == "yc_sa"
     assert task.properties == {"spark.pyspark.python": "./env/bin/python"}
     assert "args" in task.template_fields
     args = _render(task, task.args, ds="2024-02-29")
-    assert args[:2] == ["--date", "2024-02-29"]
+    assert args[:3] == ["generate", "--date", "2024-02-29"]
 
 
 def test_the_split_and_the_search_grids_come_from_config(config_file):

@@ -8,7 +8,7 @@
 #   $WORK/pipeline.json   the pipeline config ($FRAUD_PIPELINE_CONFIG), local backend
 #   $WORK/logs/           output of each `airflow dags test` run (the task logs are in it)
 
-# stage_jobs WORK : copy the entry scripts and build fraud_jobs.zip with the jobs' own builder.
+# stage_jobs WORK : copy the entry script and build fraud_jobs.zip with the jobs' own builder.
 stage_jobs() {
   local work="$1" jobs="$1/jobs"
   rm -rf "$jobs.tmp" && mkdir -p "$jobs.tmp/entrypoints"
