@@ -24,6 +24,7 @@ from pathlib import Path
 LOOPBACK = "127.0.0.1"
 TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
 PAYLOAD_RE = re.compile(r"^/lockbox/v1/secrets/([^/]+)/payload$")
+OBJECT_RE = re.compile(r"/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+")  # /<bucket>/<key>, path-style
 # a refused token as the REST APIs answer it: HTTP status and body (google.rpc code + message)
 REFUSALS_HTTP = {
     "UNAUTHENTICATED": (401, {"code": 16, "message": "Unauthenticated"}),
@@ -67,6 +68,10 @@ class CloudApiStandIn:
     secrets_by_id: dict[str, dict[str, str]]
     # plain files served as is (e.g. the PostgreSQL CA where the storage endpoint would have it)
     files: dict[str, bytes] = field(default_factory=dict)
+    # private Object Storage objects ("/<bucket>/<key>" -> bytes), served only to a GET whose
+    # X-YaCloud-SubjectToken header is the issued IAM token (Object Storage's IAM-token access,
+    # in place of an S3 signature; moto knows no such header)
+    objects: dict[str, bytes] = field(default_factory=dict)
     token: str = field(default_factory=lambda: "t1.standin-" + secrets.token_hex(16))
     requests: list[tuple[str, str, int]] = field(default_factory=list)
 
@@ -91,6 +96,20 @@ class CloudApiStandIn:
                 standin.requests.append((self.command, self.path, status))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _object(self, path: str) -> None:
+                # S3-style answers: 403 AccessDenied without the issued token, 404 NoSuchKey
+                if self.headers.get("X-YaCloud-SubjectToken") != standin.token:
+                    status, data = 403, b"<Error><Code>AccessDenied</Code></Error>"
+                elif path not in standin.objects:
+                    status, data = 404, b"<Error><Code>NoSuchKey</Code></Error>"
+                else:
+                    status, data = 200, standin.objects[path]
+                standin.requests.append((self.command, self.path, status))
+                self.send_response(status)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -123,6 +142,8 @@ class CloudApiStandIn:
                         "versionId": "standin-version-1",
                         "entries": [{"key": k, "textValue": v} for k, v in entries.items()],
                     })
+                if OBJECT_RE.fullmatch(path):
+                    return self._object(path)
                 return self._send(404, {"code": 5, "message": "Not found"})
 
         self.server = ThreadingHTTPServer((LOOPBACK, 0), Handler)

@@ -179,6 +179,29 @@ def lockbox():
     api.stop()
 
 
+def test_the_published_certificate_is_read_from_the_bucket_with_the_users_token(lockbox, tmp_path):
+    """The MLflow check's expected certificate: fetched by the program itself from Object Storage,
+    the user's IAM token in X-YaCloud-SubjectToken (no S3 keys), from the stand-in that serves the
+    object only to that token."""
+    _, crt = _self_signed(tmp_path, "published")
+    lockbox.objects["/fraud-bucket/tls/mlflow-server.crt"] = crt.read_bytes()
+    ep = cd.Endpoint("mlflow", "https://127.0.0.1:1", "admin", "e6qadmin", "password",
+                     certificate_bucket="fraud-bucket", certificate_key="tls/mlflow-server.crt",
+                     storage_endpoint="https://storage.invalid")
+    cloud = cd.Cloud({"YC_TOKEN": lockbox.token, "YC_STORAGE_ENDPOINT": lockbox.url})
+    pem, where = cd.certificate_of(ep, cloud, None)
+    assert (pem, where) == (crt.read_text(), "s3://fraud-bucket/tls/mlflow-server.crt")
+    assert ("GET", "/fraud-bucket/tls/mlflow-server.crt", 200) in lockbox.requests
+    # another token, or an object that is not there: one line naming what and the status
+    other = cd.Cloud({"YC_TOKEN": "t1.not-issued", "YC_STORAGE_ENDPOINT": lockbox.url})
+    with pytest.raises(cd.CheckFailed, match=r"^mlflow: its published certificate "
+                       r"s3://fraud-bucket/tls/mlflow-server.crt: HTTP 403 from "):
+        cd.certificate_of(ep, other, None)
+    missing = cd.Endpoint(**{**vars(ep), "certificate_key": "tls/none.crt"})
+    with pytest.raises(cd.CheckFailed, match=r"HTTP 404 from .*/fraud-bucket/tls/none.crt$"):
+        cd.certificate_of(missing, cloud, None)
+
+
 def test_the_admin_password_is_read_from_lockbox_with_the_users_token(lockbox):
     cloud = cd.Cloud({"YC_TOKEN": lockbox.token, "YC_LOCKBOX_PAYLOAD_URL": lockbox.url})
     assert cloud.lockbox_entry("e6qadmin", "password", "mlflow: the admin password") == "sv-right-password"
