@@ -64,6 +64,13 @@ S3_CLIENT = ("import boto3, sys\n"
              "aws_secret_access_key='x', region_name='ru-central1')\n")
 
 
+def bucket_objects(cloud, prefix: str) -> int:
+    """How many objects the bucket holds under `prefix` (through the S3 stand-in)."""
+    return int(jobs_python(S3_CLIENT + (
+        "r = s3.list_objects_v2(Bucket=sys.argv[2], Prefix=sys.argv[3])\n"
+        "print(len(r.get('Contents', [])))\n"), cloud.s3_url, BUCKET, prefix))
+
+
 @dataclass
 class Cloud:
     work: Path
@@ -219,10 +226,7 @@ def test_the_whole_dag_runs_on_data_proc_through_the_api(cloud, first_run):
     assert f"/lockbox/v1/secrets/{MLFLOW_SECRET_ID}/payload" in asked
 
     # generate landed the day in the bucket (s3a), the rest went through HDFS into MLflow
-    landed = jobs_python(S3_CLIENT + (
-        "r = s3.list_objects_v2(Bucket=sys.argv[2], Prefix=sys.argv[3])\n"
-        "print(len(r.get('Contents', [])))\n"), cloud.s3_url, BUCKET, f"landing/transactions/TX_DATE={DATE}/")
-    assert int(landed) > 0
+    assert bucket_objects(cloud, f"landing/transactions/TX_DATE={DATE}/") > 0
     check_mlflow_runs(cloud.mlflow_uri, cfg.experiment, cfg.registered_model)
 
 
@@ -439,8 +443,5 @@ def test_per_run_a_whole_run_creates_a_cluster_runs_every_step_on_it_and_deletes
     saved = driver_output(cloud, cluster_id, DATE, "save_to_hdfs")
     assert re.search(r"no raw transactions stored for \S+ yet: backfilling \d+ days", saved), saved[-3000:]
     # the features went to the bucket (durable), not to the cluster's HDFS
-    features = jobs_python(S3_CLIENT + (
-        "r = s3.list_objects_v2(Bucket=sys.argv[2], Prefix=sys.argv[3])\n"
-        "print(len(r.get('Contents', [])))\n"), cloud.s3_url, BUCKET, "lake/")
-    assert int(features) > 0
+    assert bucket_objects(cloud, "lake/") > 0
     check_mlflow_runs(cloud.mlflow_uri, cfg.experiment, cfg.registered_model)
