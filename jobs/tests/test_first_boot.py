@@ -248,6 +248,27 @@ def test_gives_airflow_the_yandex_connection_with_only_the_folder_and_a_changed_
         fb.yandex_connection("b1g'}", default, default)
 
 
+def test_the_api_endpoints_ca_comes_only_from_the_override_and_reaches_airflows_grpc(conf, tmp_path, secrets,
+                                                                                    capsys):
+    """YC_API_CA_FILE (the boot test's Data Proc API stand-in's CA) becomes the Airflow units'
+    GRPC_DEFAULT_SSL_ROOTS_FILE_PATH; a deploy's host.env cannot set it; not a file: refused."""
+    ca = tmp_path / "api-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    (conf / "host.env").write_text(HOST_ENV + f"YC_API_CA_FILE='{ca}'\n")
+    values = dict(fb.load_settings(conf), LOCKBOX_PG_PASSWORD="e6qpg:password")
+    assert "YC_API_CA_FILE" not in values
+    assert "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH" not in fb.airflow_env(values, secrets)
+    (conf / "endpoints.env").write_text(f"YC_API_ENDPOINT=127.0.0.1:18443\nYC_API_CA_FILE={ca}\n")
+    values = fb.load_settings(conf)
+    assert f"the Yandex Cloud API endpoint's CA: YC_API_CA_FILE={ca}\n" in capsys.readouterr().out
+    env = fb.airflow_env(values, secrets).splitlines()
+    assert f"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH={ca}" in env
+    for bad in ["relative/ca.pem", str(tmp_path / "missing.pem")]:
+        (conf / "endpoints.env").write_text(f"YC_API_CA_FILE={bad}\n")
+        with pytest.raises(fb.BootError, match="YC_API_CA_FILE=.* is not the absolute path of a file"):
+            fb.load_settings(conf)
+
+
 def test_gives_the_yandex_sdk_the_metadata_address():
     assert fb.metadata_addr("http://169.254.169.254") == "169.254.169.254"
     assert fb.metadata_addr("http://127.0.0.1:18080/") == "127.0.0.1:18080"

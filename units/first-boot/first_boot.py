@@ -30,6 +30,11 @@ import urllib.request
 from pathlib import Path
 
 DEFAULT_SETTINGS = "/etc/yc-mlops/boot.json"
+# Endpoint override only (endpoints.env, never host.env): the CA file of an overridden Yandex Cloud
+# API endpoint (the boot test's Data Proc API stand-in, whose certificate a throw-away CA signed).
+# The Airflow units get it as GRPC_DEFAULT_SSL_ROOTS_FILE_PATH, which the SDK's gRPC channel reads
+# in place of its bundled roots; the cloud's endpoint needs none.
+API_CA_OVERRIDE = "YC_API_CA_FILE"
 REQUIRED_ENDPOINTS = ("YC_METADATA_URL", "YC_LOCKBOX_PAYLOAD_URL", "YC_STORAGE_ENDPOINT", "YC_PG_HOST",
                       "YC_PG_PORT", "YC_PG_SSLMODE")
 INDEX_URLS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS")
@@ -80,6 +85,7 @@ def load_settings(conf_dir: Path) -> dict[str, str]:
     """Deploy values, then the optional endpoint override (the boot test's stand-ins), then a log of
     the endpoints this boot will use, before any network call."""
     values = read_env_file(conf_dir / "host.env")
+    values.pop(API_CA_OVERRIDE, None)  # an override only: never a deploy value
     override = conf_dir / "endpoints.env"
     if override.is_file():
         values.update(read_env_file(override))
@@ -90,6 +96,11 @@ def load_settings(conf_dir: Path) -> dict[str, str]:
         log(f"endpoint {name}={values[name]}")
     if values.get("YC_API_ENDPOINT"):
         log(f"endpoint YC_API_ENDPOINT={values['YC_API_ENDPOINT']}")
+    if values.get(API_CA_OVERRIDE):
+        ca = values[API_CA_OVERRIDE]
+        if not ca.startswith("/") or not Path(ca).is_file():
+            raise BootError(f"{API_CA_OVERRIDE}={ca} is not the absolute path of a file")
+        log(f"the Yandex Cloud API endpoint's CA: {API_CA_OVERRIDE}={ca}")
     for name in INDEX_URLS:
         if values.get(name):
             log(f"endpoint {name}={without_credentials(values[name])}")
@@ -401,6 +412,7 @@ def airflow_env(values: dict[str, str], secrets: Secrets) -> str:
         env_line("AIRFLOW__CORE__FERNET_KEY", fernet_key(secrets.value(values["LOCKBOX_FERNET_SEED"]))),
         env_line("YC_METADATA_ADDR", metadata_addr(values["YC_METADATA_URL"])),
         yandex_connection(values["YANDEX_FOLDER_ID"], values["YC_API_ENDPOINT"], values["DEFAULT_YC_API_ENDPOINT"]),
+        env_line("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", values[API_CA_OVERRIDE]) if values.get(API_CA_OVERRIDE) else "",
     ])
 
 
