@@ -7,6 +7,7 @@ Every stand-in listens on 127.0.0.1 only and is stopped by the test that started
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -32,17 +33,19 @@ REFUSALS_HTTP = {
 }
 
 
-def issue_loopback_tls(folder: Path, ca_name: str) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a server certificate for IP 127.0.0.1 signed by it, made with openssl in
-    `folder`: returns (ca.crt, server.crt, server.key); the key is mode 0600."""
+def issue_loopback_tls(folder: Path, ca_name: str, ip: str = LOOPBACK) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for IP `ip` (a loopback address, 127.0.0.1 unless
+    told) signed by it, made with openssl in `folder`: returns (ca.crt, server.crt, server.key); the
+    key is mode 0600."""
+    assert ipaddress.ip_address(ip).is_loopback, ip
     def ossl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True)
     ca_crt, ca_key = folder / "ca.crt", folder / "ca.key"
     crt, key, csr, san = folder / "server.crt", folder / "server.key", folder / "server.csr", folder / "san.ext"
     ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ca_name}",
          "-keyout", str(ca_key), "-out", str(ca_crt))
-    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={LOOPBACK}", "-keyout", str(key), "-out", str(csr))
-    san.write_text(f"subjectAltName=IP:{LOOPBACK}\n")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={ip}", "-keyout", str(key), "-out", str(csr))
+    san.write_text(f"subjectAltName=IP:{ip}\n")
     ossl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
          "-days", "2", "-extfile", str(san), "-out", str(crt))
     key.chmod(0o600)
@@ -299,3 +302,78 @@ class S3StandIn:
             self.proc.kill()
             self.proc.wait()
         os.unlink(self.log.name)
+
+
+class MlflowFrontStandIn:
+    """Stand-in for the MLflow VM's nginx in front of a loopback MLflow server (for the Airflow
+    host's boot test, where the MLflow VM cannot be booted at the same time: both bind 443): TLS with
+    a throw-away CA for `ip` (a loopback address other than 127.0.0.1, so that `make check-deploy`'s
+    port probe of this "VM" does not meet the booted Airflow host's own loopback ports), HTTP basic
+    auth for `users` (401 otherwise, like nginx's auth_basic), and every authorized request passed to
+    `upstream` (http://127.0.0.1:PORT) without the Authorization header. Listens on `ip` only."""
+
+    def __init__(self, upstream: str, users: dict[str, str], ip: str = "127.0.0.2"):
+        import base64
+
+        self.upstream, self.ip = upstream.rstrip("/"), ip
+        self.allowed = {"Basic " + base64.b64encode(f"{u}:{p}".encode()).decode() for u, p in users.items()}
+        self.requests: list[tuple[str, str, int]] = []
+        self.tls_dir = Path(tempfile.mkdtemp(prefix="mlflow-front-standin-"))
+        self.ca_file, self._cert, self._key = issue_loopback_tls(self.tls_dir, "MLflow front stand-in CA", ip)
+
+    def start(self) -> "MlflowFrontStandIn":
+        import ssl
+        import urllib.error
+        import urllib.request
+
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _answer(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
+                self.send_response(status)
+                for k, v in headers:
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                front.requests.append((self.command, self.path, status))
+
+            def _proxy(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(length) if length else None
+                if self.headers.get("Authorization", "") not in front.allowed:
+                    return self._answer(401, b"401 Authorization Required\n",
+                                        [("WWW-Authenticate", 'Basic realm="MLflow"'), ("Content-Type", "text/plain")])
+                req = urllib.request.Request(front.upstream + self.path, data=data, method=self.command)
+                for k in ("Content-Type", "Accept"):
+                    if self.headers.get(k):
+                        req.add_header(k, self.headers[k])
+                try:
+                    # no proxy, whatever the environment says: loopback to loopback
+                    with front.opener.open(req, timeout=120) as r:
+                        return self._answer(r.status, r.read(), list(r.headers.items()))
+                except urllib.error.HTTPError as e:
+                    return self._answer(e.code, e.read(), list(e.headers.items()))
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _proxy
+
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self.server = ThreadingHTTPServer((self.ip, 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(self._cert), str(self._key))
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.url = f"https://{self.ip}:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        shutil.rmtree(self.tls_dir, ignore_errors=True)

@@ -92,3 +92,62 @@ def test_postgres_standin_with_tls_verifies_and_refuses_plain_connections(tmp_pa
                              dbname="airflow", sslmode="disable")
     finally:
         pg.stop()
+
+
+def test_mlflow_front_answers_like_nginx_over_tls_on_its_own_loopback_address():
+    """The stand-in for the MLflow VM's nginx: TLS verified for 127.0.0.2 with its CA, 401 without
+    or with wrong credentials, the upstream's answer (status, body) with the right ones, and the
+    password never passed on."""
+    import base64
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from standins import MlflowFrontStandIn
+
+    seen = []
+
+    class Upstream(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.path, body, self.headers.get("Authorization")))
+            answer = json.dumps({"echo": json.loads(body)}).encode()
+            self.send_response(404 if "missing" in self.path else 200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+    up = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=up.serve_forever, daemon=True).start()
+    front = MlflowFrontStandIn(f"http://127.0.0.1:{up.server_address[1]}", {"admin": "pw-1"}).start()
+    try:
+        assert front.url.startswith("https://127.0.0.2:")
+        ctx = ssl.create_default_context(cafile=str(front.ca_file))
+
+        def post(path, user=None, password=None):
+            req = urllib.request.Request(front.url + path, data=b'{"a": 1}', method="POST",
+                                         headers={"Content-Type": "application/json"})
+            if user:
+                req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+            try:
+                with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+                    return r.status, r.read()
+            except urllib.error.HTTPError as e:
+                return e.code, e.read()
+
+        assert post("/api/x")[0] == 401
+        assert post("/api/x", "admin", "pw-2")[0] == 401
+        assert post("/api/x", "other", "pw-1")[0] == 401
+        assert seen == []
+        assert post("/api/x?q=1", "admin", "pw-1") == (200, b'{"echo": {"a": 1}}')
+        assert post("/api/missing", "admin", "pw-1")[0] == 404
+        assert seen[0] == ("/api/x?q=1", b'{"a": 1}', None)
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):  # its own CA only
+            urllib.request.urlopen(front.url + "/health", context=ssl.create_default_context(), timeout=10)
+    finally:
+        front.stop()
+        up.shutdown()
+        up.server_close()
