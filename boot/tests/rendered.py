@@ -101,6 +101,59 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+# where the booted Airflow host finds the Data Proc API stand-in's CA (endpoints.env YC_API_CA_FILE)
+API_CA_PATH = "/etc/yc-mlops/yc-api-ca.pem"
+
+
+class DataprocStandInProcess:
+    """boot/dataproc_standin_server.py (the Data Proc API stand-in: gRPC + TLS on 127.0.0.1, with the
+    SDK's generated service definitions) in the Airflow environment's Python ($BOOT_AIRFLOW_PYTHON,
+    which has grpcio and the SDK; this test's Python has neither), accepting the IAM token of
+    `token`'s metadata stand-in. Driven by JSON lines (see that file)."""
+
+    def __init__(self, token: str, folders: list[str], work: Path):
+        python = os.environ.get("BOOT_AIRFLOW_PYTHON", "")
+        if not python:
+            pytest.fail("BOOT_AIRFLOW_PYTHON not set: run the boot test through scripts/test/test-boot.sh")
+        work.mkdir(parents=True, exist_ok=True)
+        self.log = open(work / "standin.log", "wb")
+        self.proc = subprocess.Popen([python, str(Path(__file__).resolve().parents[1] / "dataproc_standin_server.py")],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     start_new_session=True)
+        try:
+            started = self._send({"token": token, "folders": folders, "work": str(work)})
+        except BaseException:
+            self.stop()
+            raise
+        self.address, self.ca_pem = started["address"], Path(started["ca_file"]).read_text()
+        assert is_loopback(self.address), self.address
+
+    def _send(self, message: dict) -> dict:
+        self.proc.stdin.write(json.dumps(message) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            self.log.flush()
+            raise RuntimeError("the Data Proc API stand-in exited: "
+                               + Path(self.log.name).read_text(errors="replace")[-3000:])
+        return json.loads(line)
+
+    def command(self, cmd: str, **fields) -> dict:
+        answer = self._send({"cmd": cmd, **fields})
+        assert "error" not in answer, answer
+        return answer
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()  # end of input: the server stops its jobs and exits
+                self.proc.wait(60)
+            except (OSError, subprocess.TimeoutExpired):
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+        self.log.close()
+
+
 @dataclass
 class RenderedHost:
     name: str
@@ -118,6 +171,10 @@ class RenderedHost:
     facts: dict = field(default_factory=dict)
     # the VM that replaced this one (day two); stopped with it
     replacement: "RenderedHost | None" = None
+    # files written into the host before its first boot besides the seed (endpoints.env, the API CA)
+    seed_files: dict[str, str] = field(default_factory=dict)
+    # the Airflow host's Data Proc API stand-in (None: YC_API_ENDPOINT is a port that speaks no gRPC)
+    dataproc: DataprocStandInProcess | None = None
 
     @property
     def units(self) -> list[str]:
@@ -153,7 +210,10 @@ class RenderedHost:
             return e.code, e.read().decode(errors="replace")
 
 
-def boot_rendered(name: str, host_factory, moto_server: str | None, timeout: float) -> RenderedHost:
+def boot_rendered(name: str, host_factory, moto_server: str | None, timeout: float,
+                  dataproc_work: Path | None = None) -> RenderedHost:
+    """`dataproc_work`: start the Data Proc API stand-in (its files there) and point the host's
+    YC_API_ENDPOINT at it, its CA in YC_API_CA_FILE."""
     d = rendered_dir(name)
     busy = [p for p in HOST_PORTS[name] if port_in_use(p)]
     if busy:
@@ -187,13 +247,17 @@ def boot_rendered(name: str, host_factory, moto_server: str | None, timeout: flo
                 s3.put_public("cloud-certs", "CA.pem", pg.ca_pem.encode())
             else:
                 api.files["/cloud-certs/CA.pem"] = pg.ca_pem.encode()
+        dataproc = None
+        if dataproc_work is not None:
+            dataproc = DataprocStandInProcess(api.token, [host_env["YANDEX_FOLDER_ID"]], dataproc_work)
+            started.append(dataproc)
         endpoints = {
             "YC_METADATA_URL": api.url,
             "YC_LOCKBOX_PAYLOAD_URL": api.url,
             "YC_STORAGE_ENDPOINT": s3.url if s3 else api.url,
-            # Yandex Cloud API (Data Proc, used by the Airflow DAG's tasks): no stand-in speaks its
-            # gRPC, but pointing it at loopback guarantees no call can leave the machine
-            "YC_API_ENDPOINT": f"127.0.0.1:{api.port}",
+            # Yandex Cloud API (Data Proc, used by the Airflow DAG's tasks): the gRPC stand-in, or
+            # (MLflow host, which never calls it) a loopback port: no call can leave the machine
+            "YC_API_ENDPOINT": dataproc.address if dataproc else f"127.0.0.1:{api.port}",
             "YC_PG_HOST": "127.0.0.1",
             "YC_PG_PORT": str(pg.port),
             "YC_PG_SSLMODE": "verify-full" if pg_tls else "disable",
@@ -202,6 +266,10 @@ def boot_rendered(name: str, host_factory, moto_server: str | None, timeout: flo
         for key, value in endpoints.items():
             if key.startswith("YC_") and key not in ("YC_PG_SSLMODE", "YC_PG_PORT"):
                 assert is_loopback(value), f"{key}={value} is not a loopback address"
+        seed_files = {}
+        if dataproc:
+            endpoints["YC_API_CA_FILE"] = API_CA_PATH
+            seed_files[API_CA_PATH] = dataproc.ca_pem
         bad = unconditional_yandex_addresses(user_data)
         assert not bad, f"the user-data uses Yandex addresses outside the YC_* overrides: {bad}"
 
@@ -212,9 +280,10 @@ def boot_rendered(name: str, host_factory, moto_server: str | None, timeout: flo
                 host.binds.append((wheels, "/var/cache/boot-test-wheels"))
                 # read by the boot script with its endpoint overrides, exported to pip
                 endpoints.update(PIP_NO_INDEX="1", PIP_FIND_LINKS="/var/cache/boot-test-wheels")
-        host.seed(user_data.encode(), f"boot-test-{name}-{secrets.token_hex(4)}",
-                  {"/etc/yc-mlops/endpoints.env": endpoints_env(endpoints)})
-        rh = RenderedHost(name, d, user_data, host_env, host, api, pg, s3, values, endpoints)
+        seed_files["/etc/yc-mlops/endpoints.env"] = endpoints_env(endpoints)
+        host.seed(user_data.encode(), f"boot-test-{name}-{secrets.token_hex(4)}", seed_files)
+        rh = RenderedHost(name, d, user_data, host_env, host, api, pg, s3, values, endpoints,
+                          seed_files=seed_files, dataproc=dataproc)
         for entry in host_env.get("WEB_USERS", "").split():
             user, ref = entry.split("=", 1)
             rh.web_users[user] = rh.secret(ref)
@@ -229,7 +298,7 @@ def stop_rendered(rh: RenderedHost) -> None:
     rh.host.stop()
     if rh.replacement is not None:
         rh.replacement.host.stop()
-    for s in (rh.s3, rh.pg, rh.api):
+    for s in (rh.dataproc, rh.s3, rh.pg, rh.api):
         if s is not None:
             s.stop()
 
@@ -297,10 +366,9 @@ def replace_rendered(old: RenderedHost, host_factory, timeout: float) -> tuple[R
                 old.api.secrets_by_id.setdefault(sid, {})[key] = values[(sid, key)]
     host = host_factory(f"{old.name}-v2")
     host.binds = list(old.host.binds)  # the same locks' wheelhouse
-    host.seed(user_data.encode(), f"boot-test-{old.name}-v2-{secrets.token_hex(4)}",
-              {"/etc/yc-mlops/endpoints.env": endpoints_env(old.endpoints)})
+    host.seed(user_data.encode(), f"boot-test-{old.name}-v2-{secrets.token_hex(4)}", old.seed_files)
     new = RenderedHost(old.name, d, user_data, host_env, host, old.api, old.pg, old.s3, values,
-                       old.endpoints)
+                       old.endpoints, seed_files=old.seed_files, dataproc=old.dataproc)
     for entry in host_env.get("WEB_USERS", "").split():
         user, ref = entry.split("=", 1)
         new.web_users[user] = new.secret(ref)

@@ -4,20 +4,25 @@ and the UI in a browser (the run's first task is left retrying: nothing runs aft
 secret search)."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import secrets
+import subprocess
 import re
 import sys
 import time
 import urllib.error
 import urllib.request
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from standins import MlflowFrontStandIn, S3StandIn
 from probes import report, YANDEX_HOST_RE, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
-from rendered import (boot_rendered, check_apt_sources, check_deploy_outputs, check_release_and_python, first_boot,
+from rendered import (boot_rendered, check_apt_sources, check_deploy_output, check_deploy_outputs, check_release_and_python, first_boot,
                       machine_address, replace_rendered, run_check_deploy,
                       check_deploy_failures_with_a_password_nginx_does_not_know, stop_rendered)
 
@@ -35,8 +40,12 @@ LONG_RUNNING = ["airflow-api-server.service", "airflow-scheduler.service",
 
 
 @pytest.fixture(scope="module")
-def airflow_host(host_factory):
-    rh = boot_rendered("airflow", host_factory, None, BOOT_TIMEOUT)
+def airflow_host(host_factory, tmp_path_factory):
+    # the host's YC_API_ENDPOINT: the Data Proc API stand-in (boot/dataproc_standin.py), which
+    # knows no cluster until test_check_deploy_runs_the_whole_pipeline... adds the one the host's
+    # pipeline config names
+    rh = boot_rendered("airflow", host_factory, None, BOOT_TIMEOUT,
+                       dataproc_work=tmp_path_factory.mktemp("dataproc-standin"))
     try:
         first_boot(rh, BOOT_TIMEOUT)
         yield rh
@@ -90,7 +99,9 @@ def test_boot_script_used_only_loopback_standins(airflow_host):
     conn = re.search(r"^AIRFLOW_CONN_YANDEXCLOUD_DEFAULT=(.*)$", env, re.M)
     assert conn, "no Yandex connection in airflow.env"
     assert not YANDEX_HOST_RE.search(conn.group(1)), conn.group(1)
-    assert f"127.0.0.1:{airflow_host.api.port}" in conn.group(1), conn.group(1)
+    assert f'"endpoint":"{airflow_host.dataproc.address}"' in conn.group(1), conn.group(1)
+    # the Yandex SDK's gRPC trusts the stand-in's CA through the override YC_API_CA_FILE
+    assert re.search(r"^GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=/etc/yc-mlops/yc-api-ca.pem$", env, re.M), env
     paths = [p for _, p, status in airflow_host.api.requests if status == 200]
     for sid, _ in airflow_host.secret_values:
         assert f"/lockbox/v1/secrets/{sid}/payload" in paths
@@ -193,8 +204,8 @@ def test_airflow_ui_in_a_browser_through_nginx(airflow_host, ca):
     nginx's 401 and nothing else; as admin (nginx's login only: no second one from Airflow, no
     redirect loop, no failed script or API call) the DAG list, the DAG's graph with its seven tasks
     and edges, and a run's task states as the REST API reports them. The run is triggered through
-    the REST API; on this host its first task calls the Data Proc API, which is a loopback stand-in
-    that speaks no gRPC, so the task fails and retries: the states a person would then see."""
+    the REST API; on this host its first task calls the Data Proc API stand-in, which knows no
+    cluster yet (NOT_FOUND), so the task fails and retries: the states a person would then see."""
     base, auth = "https://127.0.0.1:443", admin(airflow_host)
     kw = {"auth": auth, "cafile": str(ca)}
     logical_date = "2024-04-30"
@@ -225,9 +236,9 @@ def test_airflow_ui_in_a_browser_through_nginx(airflow_host, ca):
 def test_check_deploy_passes_the_endpoints_and_names_the_task_that_fails(airflow_host, ca, tmp_path):
     """`make check-deploy` (scripts/deploy/check_deploy.py) at the host's address: the endpoint checks hold
     and nothing but 443 answers; the run it triggers through the REST API fails at its first task
-    (this host's Data Proc API is a loopback stand-in that speaks no gRPC), and the program exits
-    non-zero naming that task, after its log tail. A wrong admin password in Lockbox fails at the
-    endpoint check, and no run is triggered."""
+    (the Data Proc API stand-in knows no cluster yet: NOT_FOUND for the config's cluster id), and
+    the program exits non-zero naming that task, after its log tail. A wrong admin password in
+    Lockbox fails at the endpoint check, and no run is triggered."""
     # (already true in file order; this test may also run alone: -k check_deploy)
     wait_for(lambda: airflow_host.https("/api/v2/monitor/health", ca, admin(airflow_host), timeout=5)[0] == 200,
              300, 2, what="Airflow answering through nginx")
@@ -253,7 +264,7 @@ def test_check_deploy_passes_the_endpoints_and_names_the_task_that_fails(airflow
     out = res.stdout
     m = re.search(r"triggered fraud_pipeline run (check-deploy-\S+)", out)
     assert m, out
-    # leave no run retrying behind for the day-two test
+    # leave no run retrying behind for the tests below
     api(airflow_host, ca, "PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{m.group(1)}", {"state": "failed"})
     assert res.returncode == 1, out
     assert "ok   airflow: Airflow answers (" in out and "TLS verified against" in out, out
@@ -265,6 +276,187 @@ def test_check_deploy_passes_the_endpoints_and_names_the_task_that_fails(airflow
     tail = re.split(r"log tail of generate \(try \d+\):\n", out, maxsplit=1)[1].split("FAIL ", 1)[0].splitlines()
     report("airflow: check_deploy.py's log tail of generate ends: " + " | ".join(tail[-3:])[:500])
     assert tail and not tail[0].strip().startswith("(no log"), out
+    assert "not found" in "\n".join(tail).lower(), tail  # the API's NOT_FOUND for the unknown cluster
+
+
+def end_running_runs(rh, ca) -> None:
+    """The DAG runs one at a time (max_active_runs=1): end the runs earlier tests left retrying."""
+    status, listing = api(rh, ca, "GET", f"/api/v2/dags/{DAG_ID}/dagRuns?state=running&state=queued")
+    assert status == 200, listing
+    for r in listing["dag_runs"]:
+        assert api(rh, ca, "PATCH", f"/api/v2/dags/{DAG_ID}/dagRuns/{r['dag_run_id']}", {"state": "failed"})[0] == 200
+
+
+# The smallest run the config's schema allows (validation_days < train_days), on a small population:
+# Spark's start-up per step, not the data, is what such a run costs.
+SMALL_RUN = {"customers": 200, "terminals": 400, "train_days": 2, "validation_days": 1, "delay_days": 1,
+             "test_days": 1, "n_boot": 100}
+MLFLOW_ADMIN_SECRET = ("e6qstandinmlflowadmin", "password")  # the MLflow admin password's Lockbox entry
+
+
+@dataclass
+class Cluster:
+    """What the DAG's Data Proc jobs run on, on this machine (see the test's docstring)."""
+    config: dict
+    mlflow_uri: str
+    front: MlflowFrontStandIn
+    hdfs_log: str
+
+
+@pytest.fixture(scope="module")
+def data_proc_cluster(airflow_host, tmp_path_factory):
+    work = tmp_path_factory.mktemp("cluster")
+    spec = importlib.util.spec_from_file_location("hdfs_fixture", REPO / "jobs" / "tests" / "hdfs_fixture.py")
+    hdfs_fixture = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hdfs_fixture)
+    rh = airflow_host
+    # the host's own pipeline config, as the stack rendered it, for this run: the jobs' MLflow (the
+    # deployed one is the MLflow VM's internal name, which must never be looked up from here) and
+    # the smallest sizes
+    config = json.loads((rh.dir / "rootfs/etc/yc-mlops/pipeline.json").read_text())
+    assert config["backend"] == "dataproc" and config["cluster_lifecycle"] == "always-on", config
+    bucket = config["jobs_uri"].split("/")[2]
+    stops = []
+    try:
+        s3 = S3StandIn(os.environ["BOOT_MOTO_SERVER"]).start()
+        stops.append(s3.stop)
+        hdfs = hdfs_fixture.MiniHdfs(hdfs_fixture.build_mini_hdfs())
+        stops.append(hdfs.stop)
+        s3a_jars = hdfs_fixture.maven_classpath(str(REPO / "jobs" / "tests_dag" / "s3a" / "pom.xml"))
+        state = work / "mlflow"
+        uri = subprocess.run(["bash", "scripts/demo/mlflow-local.sh", "start", str(state)], cwd=REPO, check=True,
+                             capture_output=True, text=True).stdout.strip()
+        stops.append(lambda: subprocess.run(["bash", "scripts/demo/mlflow-local.sh", "stop", str(state)], cwd=REPO))
+        assert is_loopback(uri), uri
+        # the MLflow admin's password, in Lockbox (the stand-in) like the deployed one; and the jobs'
+        # password the config names (read by each job from Lockbox with the node's token)
+        passwords = {MLFLOW_ADMIN_SECRET: "sv" + secrets.token_hex(14),
+                     (config["mlflow_password_secret_id"], "password"): "sv" + secrets.token_hex(14)}
+        for (sid, key), value in passwords.items():
+            rh.api.secrets_by_id.setdefault(sid, {})[key] = value
+            rh.secret_values[(sid, key)] = value
+        front = MlflowFrontStandIn(uri, {"admin": passwords[MLFLOW_ADMIN_SECRET]}).start()
+        stops.append(front.stop)
+
+        # the bucket: what `cdktf deploy` uploads (the entry scripts and fraud_jobs.zip under jobs_uri,
+        # by the same builder) and the MLflow certificate where mlflow_ca_uri says
+        subprocess.run(["bash", "-c", 'source scripts/lib.sh; source scripts/demo/local-airflow.sh; stage_jobs "$1"',
+                        "_", str(work)], cwd=REPO, check=True, capture_output=True)
+        import boto3
+        s3c = boto3.client("s3", endpoint_url=s3.url, aws_access_key_id="x", aws_secret_access_key="x",
+                           region_name="ru-central1")
+        s3.create_bucket(bucket)
+        jobs_key = config["jobs_uri"].split("/", 3)[3]
+        for f in sorted((work / "jobs" / "entrypoints").glob("*.py")):
+            s3c.upload_file(str(f), bucket, f"{jobs_key}entrypoints/{f.name}")
+        s3c.upload_file(str(work / "jobs" / "fraud_jobs.zip"), bucket, f"{jobs_key}fraud_jobs.zip")
+        s3c.put_object(Bucket=bucket, Key=config["mlflow_ca_uri"].split("/", 3)[3], Body=front.ca_file.read_bytes())
+
+        python = sys.executable  # the jobs' environment (this test's): the image's Python and Spark
+        loopback = "127.0.0.1,127.0.0.2,localhost"
+        rh.dataproc.command("runtime", spark_submit=str(Path(python).parent / "spark-submit"), spark_defaults={
+            # what the Data Proc image's spark-defaults/core-site give a job
+            "spark.hadoop.fs.defaultFS": hdfs.uri,
+            "spark.hadoop.fs.s3a.endpoint": s3.url,
+            "spark.hadoop.fs.s3a.path.style.access": "true",
+            "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+            "spark.hadoop.fs.s3a.access.key": "standin",
+            "spark.hadoop.fs.s3a.secret.key": "standin",
+            "spark.hadoop.fs.s3a.endpoint.region": "ru-central1",
+            "spark.driver.extraClassPath": s3a_jars,
+            "spark.executor.extraClassPath": s3a_jars,
+            "spark.pyspark.python": python,
+            "spark.pyspark.driver.python": python,
+            # loopback only, no UI port, few shuffle partitions for small data
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": "4",
+        }, env={"PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python, "SPARK_LOCAL_IP": "127.0.0.1",
+                # the node's metadata service and Lockbox: the booted host's stand-in
+                "YC_METADATA_URL": rh.api.url, "YC_LOCKBOX_PAYLOAD_URL": rh.api.url,
+                "NO_PROXY": loopback, "no_proxy": loopback})
+        yield Cluster({**config, "mlflow_tracking_uri": uri, **SMALL_RUN}, uri, front, hdfs.log_path)
+    finally:
+        for stop in reversed(stops):
+            stop()
+
+
+def test_check_deploy_runs_the_whole_pipeline_on_data_proc_and_prints_the_summary(airflow_host, ca,
+                                                                                  data_proc_cluster, tmp_path):
+    """`make check-deploy` with both hosts: the endpoint checks, then one `fraud_pipeline` run triggered
+    through the REST API on this booted host, followed to its end, and the comparison it logged read
+    back from MLflow's REST API and printed: each model's F1 with its 95% CI, the p-value, the
+    verdict, the champion alias; exit 0.
+
+    Real: this host (its Airflow, the DAG, the Yandex provider and SDK in its venv, its nginx), the
+    DAG's seven Data Proc jobs' code (the entry scripts and fraud_jobs.zip the stack uploads, from the
+    bucket), Spark (spark-submit of the jobs' environment), HDFS (a MiniDFSCluster), s3a, MLflow (a
+    loopback server, scripts/demo/mlflow-local.sh), check_deploy.py. Stand-ins: the Data Proc API
+    (boot/dataproc_standin.py: gRPC + TLS with a per-run CA, the SDK's service definitions; each job
+    a spark-submit on this machine, as a node would run it), Object Storage (moto), metadata + Lockbox
+    (the jobs read their MLflow password with the node's token), and the MLflow VM's nginx
+    (MlflowFrontStandIn: TLS + basic auth on 127.0.0.2; the MLflow VM cannot boot beside this one, both
+    bind 443, and its own endpoint checks are in test_mlflow_host.py). Changed on the host: its
+    pipeline config's MLflow address (the MLflow VM's internal name, never looked up from here) and
+    the sizes, to the smallest run the schema allows."""
+    rh, cluster = airflow_host, data_proc_cluster
+    wait_for(lambda: all(v.get("status") == "healthy" for v in health(rh, ca).values() if isinstance(v, dict)),
+             180, 2, what="every Airflow component healthy")
+    end_running_runs(rh, ca)
+    db = rh.host_env["PG_DATABASE"]
+    (db_now,), = rh.pg.query(db, "select now()")
+    rh.host.run(["sh", "-c", "cat > /etc/yc-mlops/pipeline.json"], input=json.dumps(cluster.config, indent=2))
+    # the dag-processor parses the DAG with the new config (the tasks read it when they run, too)
+    parsed_since = (f"select last_parsed_time > '{db_now.isoformat()}'::timestamptz from dag "
+                    "where dag_id = 'fraud_pipeline'")
+    wait_for(lambda: rh.pg.query(db, parsed_since) == [(True,)], 240, 3, what="the DAG parsed with the run's config")
+    cluster_id = cluster.config["dataproc_cluster_id"]
+    rh.dataproc.command("add_cluster", id=cluster_id, folder=rh.host_env["YANDEX_FOLDER_ID"], name="fraud-spark")
+    address = machine_address()
+    outputs = {"airflow": check_deploy_output(rh, address),
+               "mlflow": {"url": cluster.front.url, "user": "admin", "password_secret_id": MLFLOW_ADMIN_SECRET[0],
+                          "password_key": MLFLOW_ADMIN_SECRET[1]}}
+    t0 = time.monotonic()
+    try:
+        res = run_check_deploy(rh, outputs, tmp_path, "--airflow-ca", str(ca), "--mlflow-ca", str(cluster.front.ca_file),
+                               "--fail-fast", "--poll", "5", "--timeout", "1200", timeout=1500)
+    finally:
+        # no other run may reach a cluster: the day-two test's run fails at its first task again
+        rh.dataproc.command("remove_cluster", id=cluster_id)
+    report(f"airflow: check_deploy.py with a whole pipeline run {time.monotonic() - t0:.0f} s")
+    out = res.stdout
+    report("airflow: check_deploy.py's summary:\n" + "\n".join(
+        ln for ln in out.splitlines() if ln.startswith("  ") and not ln.startswith("  - ")))
+    assert res.returncode == 0, out[-6000:] + res.stderr[-3000:]
+    m = re.search(r"\[pipeline\] run (check-deploy-\S+) succeeded", out)
+    assert m, out
+    date = re.search(r"ok   pipeline: run of (\d{4}-\d\d-\d\d) succeeded", out).group(1)
+    assert "ok   mlflow: MLflow answers (/health OK, the REST API lists experiments)" in out, out
+    assert f"ok   ports: {cluster.front.ip} answers on none of" in out and f"ok   ports: {address} answers on none of" in out
+    # the summary, as `make demo` prints it
+    assert f"Fraud pipeline, logical date {date}" in out, out
+    ci = r"(\d\.\d{4})   \[(\d\.\d{4}), (\d\.\d{4})\]$"
+    for model in ("logistic regression", "random forest"):
+        f1 = re.search(rf"^  {model} .*?{ci}", out, re.M)
+        assert f1, (model, out)
+        assert float(f1.group(2)) <= float(f1.group(3)), f1.group(0)
+    assert re.search(r"^  F1 difference \(RF - LR\) +[+-]\d\.\d{4}   \[[+-]\d\.\d{4}, [+-]\d\.\d{4}\]$", out, re.M), out
+    p_value = re.search(r"^  one-sided p-value +(\S+)  \(t = ", out, re.M)
+    assert p_value and 0.0 <= float(p_value.group(1)) <= 1.0, out
+    verdict = re.search(r"^  verdict: (.+)$", out, re.M)
+    assert verdict and verdict.group(1) != "?" and "random forest" in verdict.group(1), out
+    assert re.search(r"^  champion alias: (none yet on|fraud-detector version \d+ \((not )?moved by this run\))", out, re.M), out
+    assert f"ok   summary: the comparison of {date} read from MLflow" in out and out.rstrip().endswith(
+        "check-deploy: all checks passed"), out
+
+    # the seven jobs went through the Data Proc API stand-in, on the config's cluster, and all ended DONE
+    got = rh.dataproc.command("report")
+    jobs = {j["name"]: j for j in got["jobs"].values() if date in j["args"]}
+    assert len(jobs) == 7 and all(j["cluster_id"] == cluster_id for j in jobs.values()), sorted(jobs)
+    assert all(j["statuses"][-1] == "DONE" for j in jobs.values()), {n: j["statuses"] for n, j in jobs.items()}
+    creates = [c for c in got["calls"] if c[0].endswith("JobService/Create") and c[1] == "OK"]
+    assert len(creates) >= 7, creates
 
 
 def test_no_secret_in_user_data_cloud_init_log_or_journal(airflow_host):

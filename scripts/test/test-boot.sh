@@ -11,6 +11,10 @@ apt_install util-linux iproute2
 # the pipeline's model steps log to the booted MLflow host (Spark local mode), and a browser
 # opens both hosts' UIs through nginx; its screenshots go to .work/ui-artifacts/boot/
 command -v java >/dev/null || apt_install openjdk-17-jre-headless
+# the Airflow host's whole-pipeline run: its Data Proc jobs run here on HDFS (a MiniDFSCluster,
+# compiled once) and s3a (hadoop-aws from Maven Central), like the DAG part's
+command -v javac >/dev/null || apt_install openjdk-17-jdk-headless
+command -v mvn >/dev/null || apt_install maven
 source "$REPO_ROOT/scripts/toolchain/npm-deps.sh"
 ensure_browser
 export UI_ARTIFACTS_DIR="$REPO_ROOT/.work/ui-artifacts/boot"
@@ -19,6 +23,9 @@ rm -rf "$UI_ARTIFACTS_DIR"
 export BOOT_ROOTFS
 BOOT_ROOTFS="$(bash boot/build-rootfs.sh)"
 PY="$(jobs_venv)/bin/python"
+# the Data Proc API stand-in runs in the Airflow environment (grpcio and the Yandex SDK, as the DAG's provider)
+export BOOT_AIRFLOW_PYTHON
+BOOT_AIRFLOW_PYTHON="$(venv_for airflow jobs/requirements-airflow.lock)/bin/python"
 export BOOT_MOTO_SERVER
 BOOT_MOTO_SERVER="$(venv_for boot-standins boot/standin-requirements.lock)/bin/moto_server"
 # The hosts to boot: each VM's user-data exactly as the stack renders it.
