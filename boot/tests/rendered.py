@@ -173,7 +173,8 @@ class RenderedHost:
     replacement: "RenderedHost | None" = None
     # files written into the host before its first boot besides the seed (endpoints.env, the API CA)
     seed_files: dict[str, str] = field(default_factory=dict)
-    # the Airflow host's Data Proc API stand-in (None: YC_API_ENDPOINT is a port that speaks no gRPC)
+    # the Airflow host's Data Proc API stand-in (None, the MLflow host: YC_API_ENDPOINT is a loopback
+    # port that speaks no gRPC; that host never calls the API)
     dataproc: DataprocStandInProcess | None = None
 
     @property

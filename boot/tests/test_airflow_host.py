@@ -1,7 +1,8 @@
 """The Airflow VM, booted from its rendered user-data, probed as a user and as an attacker would.
 Tests run in file order on one booted host (module fixture); after the restart test, a DAG run
-and the UI in a browser (the run's first task is left retrying: nothing runs after it but the
-secret search)."""
+and the UI in a browser (the run's first task fails: the Data Proc API stand-in knows no cluster
+yet), `make check-deploy` failing at that task, then a whole successful run with the cluster added,
+the secret search, and the day-two replacement last."""
 from __future__ import annotations
 
 import importlib.util
@@ -505,7 +506,7 @@ def test_day_two_deploy_replaces_the_vm_which_serves_v2_and_keeps_v1s_history(ai
     db = v1.host_env["PG_DATABASE"]
     wait_for(lambda: health(v1, ca)["scheduler"]["status"] == "healthy", 120, 2, what="v1 scheduler healthy")
     # history to keep: a run triggered through the API (its tasks may still be running: the Data Proc
-    # API has no stand-in here, so they fail and retry)
+    # API stand-in knows no cluster again, so they fail and retry)
     status, run = api(v1, ca, "POST", "/api/v2/dags/fraud_pipeline/dagRuns",
                       {"dag_run_id": "day-two-probe", "logical_date": "2024-06-01T00:00:00Z", "conf": {}})
     assert status == 200, (status, run)
