@@ -331,7 +331,8 @@ def data_proc_cluster(airflow_host, tmp_path_factory):
         hdfs = hdfs_fixture.MiniHdfs(hdfs_fixture.build_mini_hdfs())
         stops.append(hdfs.stop)
         s3a_jars = hdfs_fixture.maven_classpath(str(REPO / "jobs" / "tests_dag" / "s3a" / "pom.xml"))
-        state = work / "mlflow"
+        # under the run's pid folder: scripts/test/test-boot.sh stops this server if pytest dies
+        state = Path(os.environ.get("BOOT_PIDFILE_DIR") or work) / "mlflow"
         uri = subprocess.run(["bash", "scripts/demo/mlflow-local.sh", "start", str(state)], cwd=REPO, check=True,
                              capture_output=True, text=True).stdout.strip()
         stops.append(lambda: subprocess.run(["bash", "scripts/demo/mlflow-local.sh", "stop", str(state)], cwd=REPO))

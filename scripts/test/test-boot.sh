@@ -51,6 +51,8 @@ cleanup() {
       log "stopping leftover booted host (PID $pid)"; kill -9 "$pid" 2>/dev/null || true
     fi
   done
+  # the loopback MLflow of the Airflow host's whole-pipeline test (its fixture stops it; this covers a killed pytest)
+  [ ! -d "$PIDFILE_DIR/mlflow" ] || bash scripts/demo/mlflow-local.sh stop "$PIDFILE_DIR/mlflow" >/dev/null 2>&1 || true
   rm -rf "$PIDFILE_DIR"
   [ -z "${BOOT_RENDER_LOG:-}" ] || rm -rf "$(dirname "$BOOT_RENDER_LOG")"
   # the cgroup folders made for this run's hosts (named after this script's PID)
