@@ -440,18 +440,23 @@ def write_partitions_atomic(
     partition_col: str,
     expected_values: Iterable[str] | None = None,
     fmt: str = "parquet",
+    before_swap: Callable[[], None] | None = None,
 ) -> list[str]:
     """Replace only the partitions `partition_col=<v>` of `target` that `df` holds (or `expected_values`).
 
     Other partitions stay as they are: this is how a rerun of one date replaces that date's data and
     never duplicates it. Everything is written to a temp sibling first; partitions are then swapped
     in one by one. Partitions named in `expected_values` but absent from `df` are removed, so
-    the target holds exactly what this run produced for those values. Returns the partition values.
+    the target holds exactly what this run produced for those values. `before_swap` runs after
+    the write and before the first swap: an error it raises leaves `target` as it was. Returns the
+    partition values.
     """
     spark = df.sparkSession
     tmp = _tmp_sibling(target)
     try:
         df.write.mode("error").format(fmt).partitionBy(partition_col).save(tmp)
+        if before_swap is not None:
+            before_swap()
         prefix = f"{partition_col}="
         written = [n[len(prefix):] for n in list_names(spark, tmp) if n.startswith(prefix)]
         return _swap_partitions(spark, tmp, target, partition_col, written, expected_values)
