@@ -497,9 +497,10 @@ def write_table_atomic(spark, target: str, columns, schema) -> None:
 def _write_parquet_file(h: _HadoopFs, folder: str, columns, schema) -> None:
     """One Parquet file in `folder`, named as Spark names its files (a new name on every write,
     which the steps' fingerprints rely on)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    sink = _pyarrow().BufferOutputStream()
+    sink = pa.BufferOutputStream()
     pq.write_table(arrow_table(columns, schema), sink, compression="snappy")
     name = f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
     _write_with(h, join_path(folder, name), sink.getvalue().to_pybytes())
@@ -561,32 +562,16 @@ def _swap_partitions(spark, tmp: str, target: str, partition_col: str, written: 
     return sorted(written)
 
 
-def _pyarrow():
-    import pyarrow
-
-    return pyarrow
-
-
-# Spark SQL type (as layout's schemas spell it) -> the Arrow type Spark reads back as that type.
-# Timestamps are UTC instants (isAdjustedToUTC): a local timestamp would read as timestamp_ntz.
-_ARROW_TYPES = {
-    "bigint": lambda pa: pa.int64(),
-    "int": lambda pa: pa.int32(),
-    "double": lambda pa: pa.float64(),
-    "timestamp": lambda pa: pa.timestamp("us", tz="UTC"),
-    "string": lambda pa: pa.string(),
-}
-
-
 def arrow_table(columns, schema):
     """`schema`'s columns of `columns` ({name: numpy array}; naive datetime64 values are UTC) as an
     Arrow table whose Parquet Spark reads with exactly `schema`'s types."""
-    pa = _pyarrow()
-    arrays = []
-    for name, kind in schema:
-        arrow_type = _ARROW_TYPES[kind](pa)
-        arrays.append(pa.array(columns[name]).cast(arrow_type))
-    return pa.Table.from_arrays(arrays, names=[name for name, _ in schema])
+    import pyarrow as pa
+
+    # timestamps as UTC instants (isAdjustedToUTC): a local timestamp would read as timestamp_ntz
+    arrow_types = {"bigint": pa.int64(), "int": pa.int32(), "double": pa.float64(),
+                   "timestamp": pa.timestamp("us", tz="UTC"), "string": pa.string()}
+    return pa.Table.from_arrays([pa.array(columns[name]).cast(arrow_types[kind]) for name, kind in schema],
+                                names=[name for name, _ in schema])
 
 
 def read_parquet(spark, path: str, what: str = "input"):
