@@ -69,14 +69,7 @@ def add_features(tx):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    ts = F.col("TX_DATETIME").cast("long")
-    out = (
-        tx.withColumn("_ts", ts)
-        .withColumn("TX_HOUR", F.hour("TX_DATETIME"))
-        .withColumn("TX_DAY_OF_WEEK", F.dayofweek("TX_DATETIME"))
-        .withColumn("TX_DURING_WEEKEND", F.col("TX_DAY_OF_WEEK").isin(1, 7).cast("double"))
-        .withColumn("TX_DURING_NIGHT", (F.col("TX_HOUR") <= 6).cast("double"))
-    )
+    out = tx.withColumn("_ts", F.col("TX_DATETIME").cast("long"))
     # rangeBetween is inclusive at both ends; with whole seconds, -(w*86400 - 1) makes (t - w, t].
     for w in WINDOWS_DAYS:
         win = Window.partitionBy("CUSTOMER_ID").orderBy("_ts").rangeBetween(-(w * DAY_SECONDS - 1), 0)
@@ -95,6 +88,13 @@ def add_features(tx):
             f"TERMINAL_ID_RISK_{w}DAY_WINDOW",
             F.when(nb_tx > 0, nb_fraud / nb_tx).otherwise(F.lit(0.0)).cast("double"),
         )
+    # the row's own time features last: the window stages shuffle fewer columns
+    out = (
+        out.withColumn("TX_HOUR", F.hour("TX_DATETIME"))
+        .withColumn("TX_DAY_OF_WEEK", F.dayofweek("TX_DATETIME"))
+        .withColumn("TX_DURING_WEEKEND", F.col("TX_DAY_OF_WEEK").isin(1, 7).cast("double"))
+        .withColumn("TX_DURING_NIGHT", (F.col("TX_HOUR") <= 6).cast("double"))
+    )
     return out.select(
         F.col("TRANSACTION_ID").cast("long"),
         "TX_DATETIME",
