@@ -35,8 +35,8 @@ from fraud_jobs.common import (
     seed_arg,
     spark_session,
     uri_arg,
-    write_df_atomic,
-    write_partitions_atomic,
+    write_table_atomic,
+    write_tables_atomic,
 )
 from fraud_jobs.pipeline_spec import PipelineConfig, config_int_range
 from fraud_jobs.simulator import Simulator, SimulatorParams
@@ -74,15 +74,14 @@ def params_from_args(args: argparse.Namespace) -> SimulatorParams:
         raise JobError(str(exc)) from None
 
 
-def to_pandas_frame(columns: dict, schema: tuple[tuple[str, str], ...], extra: Sequence[str] = ()):
-    import pandas as pd
-
-    frame = pd.DataFrame({name: columns[name] for name, _ in schema})
-    for name in extra:
-        frame[name] = columns[name]
-    if "TX_DATETIME" in frame:
-        frame["TX_DATETIME"] = frame["TX_DATETIME"].astype("datetime64[ns]")
-    return frame
+def day_tables(tx: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """{YYYY-MM-DD: that day's columns} of simulated transactions, which come grouped by day
+    (slices, not copies)."""
+    values, starts, counts = np.unique(tx[layout.DATE_COLUMN], return_index=True, return_counts=True)
+    if not np.array_equal(starts, np.cumsum(counts) - counts):
+        raise ValueError("transactions are not grouped by day")
+    return {str(v): {name: column[s:s + n] for name, column in tx.items()}
+            for v, s, n in zip(values, starts.tolist(), counts.tolist())}
 
 
 def simulation_record(params: SimulatorParams) -> dict:
@@ -108,7 +107,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, int]:
             f"--start-date {params.start_date}"
         )
     spark = spark_session(f"fraud-generate-{args.date}")
-    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
     root = args.landing_root
     table = layout.landing_transactions(root)
 
@@ -129,40 +127,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, int]:
 
     sim = Simulator(params)
     tx = sim.days(missing)
+    days = day_tables(tx)
     per_day = {d.isoformat(): 0 for d in missing}
-    values, counts = np.unique(tx["TX_DATE"], return_counts=True)
-    per_day.update({str(v): int(c) for v, c in zip(values, counts)})
+    per_day.update({day: len(columns[layout.DATE_COLUMN]) for day, columns in days.items()})
     empty = [d for d, n in per_day.items() if n == 0]
     if empty:
         log(f"warning: no transactions generated on {', '.join(empty)}")
 
-    tx_schema = (*layout.TRANSACTION_SCHEMA, (layout.DATE_COLUMN, "string"))
-    tx_df = spark.createDataFrame(
-        to_pandas_frame(tx, layout.TRANSACTION_SCHEMA, extra=[layout.DATE_COLUMN]),
-        schema=layout.ddl(tx_schema),
-    )
     # One file per day: the data are small and the reader is Spark.
-    write_partitions_atomic(
-        tx_df.repartition(layout.DATE_COLUMN),
-        table,
-        layout.DATE_COLUMN,
-        expected_values=per_day.keys(),
-    )
+    write_tables_atomic(spark, table, layout.DATE_COLUMN, days, layout.TRANSACTION_SCHEMA,
+                        expected_values=per_day.keys())
     for day in sorted(stale - set(per_day)):
         delete_path(spark, layout.partition_dir(table, day))
     if stale or recorded != record or not all(
             history.folder_fingerprint(spark, p) for p in (layout.landing_customers(root),
                                                            layout.landing_terminals(root))):
-        customers_df = spark.createDataFrame(
-            to_pandas_frame(sim.customer_table(), layout.CUSTOMER_SCHEMA),
-            schema=layout.ddl(layout.CUSTOMER_SCHEMA),
-        )
-        terminals_df = spark.createDataFrame(
-            to_pandas_frame(sim.terminal_table(), layout.TERMINAL_SCHEMA),
-            schema=layout.ddl(layout.TERMINAL_SCHEMA),
-        )
-        write_df_atomic(customers_df.coalesce(1), layout.landing_customers(root))
-        write_df_atomic(terminals_df.coalesce(1), layout.landing_terminals(root))
+        write_table_atomic(spark, layout.landing_customers(root), sim.customer_table(), layout.CUSTOMER_SCHEMA)
+        write_table_atomic(spark, layout.landing_terminals(root), sim.terminal_table(), layout.TERMINAL_SCHEMA)
     # last: a run that stops before this line is redone by the next one
     if recorded != record:
         history.write_manifest(spark, layout.landing_manifest(root), record)

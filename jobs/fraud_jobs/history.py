@@ -26,6 +26,7 @@ from fraud_jobs.common import (
     log,
     path_exists,
     read_json,
+    require_path,
     write_json_atomic,
 )
 
@@ -59,11 +60,12 @@ def partition_fingerprints(spark, table: str) -> dict[str, str]:
     listing = fs.listFiles(root, True)
     while listing.hasNext():
         status = listing.next()
-        path = status.getPath()
-        day = _day_of(path.getParent().getName())
-        if day is None or day not in files or path.getName().startswith(("_", ".")):
+        # the path as one string (parent folder and name split here: fewer py4j round trips)
+        folder, name = str(status.getPath().toString()).rsplit("/", 2)[-2:]
+        day = _day_of(folder)
+        if day is None or day not in files or name.startswith(("_", ".")):
             continue
-        files[day].append((path.getName(), int(status.getLen()), int(status.getModificationTime())))
+        files[day].append((name, int(status.getLen()), int(status.getModificationTime())))
     return {day: _digest(sorted(entries)) for day, entries in files.items()}
 
 
@@ -174,40 +176,56 @@ def report_plan(step: str, what: str, needed: Sequence[dt.date], todo: Iterable[
 def parquet_columns(spark, folder: str) -> dict[str, list[tuple[str, str]]]:
     """{file: [(column, Spark SQL type)]} of the Parquet files directly in `folder`, read from
     their footers on the driver the way Spark maps Parquet types (no Spark job: checking the
-    schema of 58 days costs 58 small reads, not 58 schema-inference jobs)."""
+    schema of 58 days costs 58 small reads, not 58 schema-inference jobs). A dozen py4j calls a
+    file: the schema crosses as one JSON string."""
+    from pyspark.sql.types import StructType
+
     jvm = spark._jvm
     conf = spark._jsc.hadoopConfiguration()
     root = jvm.org.apache.hadoop.fs.Path(folder)
     fs = root.getFileSystem(conf)
     converter = jvm.org.apache.spark.sql.execution.datasources.parquet.ParquetToSparkSchemaConverter(
         spark._jsparkSession.sessionState().conf())
+    open_reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open
+    input_file = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromStatus
     out = {}
     for status in fs.listStatus(root):
         name = status.getPath().getName()
-        if not status.isFile() or name.startswith(("_", ".")):
+        if name.startswith(("_", ".")) or not status.isFile():
             continue
         try:
-            reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(
-                jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromStatus(status, conf))
+            reader = open_reader(input_file(status, conf))
             try:
                 schema = reader.getFooter().getFileMetaData().getSchema()
             finally:
                 reader.close()
-            struct = converter.convert(schema)
+            struct = StructType.fromJson(json.loads(converter.convert(schema).json()))
         except Exception as exc:  # py4j: a file that is not Parquet, or a broken one
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise JobError(f"cannot read {folder}/{name} as Parquet: {first}") from None
-        out[name] = [(f.name(), f.dataType().simpleString()) for f in struct.fields()]
+        out[name] = [(f.name, f.dataType.simpleString()) for f in struct.fields]
     return out
 
 
-def check_day_files(spark, folder: str, schema, what: str) -> None:
-    """Every Parquet file of one stored day has exactly `schema`'s columns and types; the
-    JobError names the day's folder, the file and every difference."""
+def check_day_files(spark, folder: str, schema, what: str) -> int:
+    """Every Parquet file of one stored day (or one profile folder) has exactly `schema`'s columns
+    and types; the JobError names the folder, the file and every difference. Returns how many
+    files there are."""
     from types import SimpleNamespace
 
-    for name, columns in sorted(parquet_columns(spark, folder).items()):
+    files = parquet_columns(spark, folder)
+    for name, columns in sorted(files.items()):
         check_schema(SimpleNamespace(dtypes=columns), schema, f"{what} at {folder} ({name})")
+    return len(files)
+
+
+def read_folder(spark, folder: str, schema, what: str):
+    """A table that is one folder of Parquet files (a profile), each file checked against `schema`
+    first (no schema-inference job); a missing or empty folder is an error naming it."""
+    require_path(spark, folder, what)
+    if not check_day_files(spark, folder, schema, what):
+        raise JobError(f"cannot read {what} at {folder}: no Parquet file in it")
+    return spark.read.schema(layout.ddl(schema)).parquet(folder)
 
 
 def read_days(spark, table: str, days: Sequence[str], schema, what: str):

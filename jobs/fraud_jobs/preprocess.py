@@ -69,14 +69,7 @@ def add_features(tx):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    ts = F.col("TX_DATETIME").cast("long")
-    out = (
-        tx.withColumn("_ts", ts)
-        .withColumn("TX_HOUR", F.hour("TX_DATETIME"))
-        .withColumn("TX_DAY_OF_WEEK", F.dayofweek("TX_DATETIME"))
-        .withColumn("TX_DURING_WEEKEND", F.col("TX_DAY_OF_WEEK").isin(1, 7).cast("double"))
-        .withColumn("TX_DURING_NIGHT", (F.col("TX_HOUR") <= 6).cast("double"))
-    )
+    out = tx.withColumn("_ts", F.col("TX_DATETIME").cast("long"))
     # rangeBetween is inclusive at both ends; with whole seconds, -(w*86400 - 1) makes (t - w, t].
     for w in WINDOWS_DAYS:
         win = Window.partitionBy("CUSTOMER_ID").orderBy("_ts").rangeBetween(-(w * DAY_SECONDS - 1), 0)
@@ -95,6 +88,13 @@ def add_features(tx):
             f"TERMINAL_ID_RISK_{w}DAY_WINDOW",
             F.when(nb_tx > 0, nb_fraud / nb_tx).otherwise(F.lit(0.0)).cast("double"),
         )
+    # the row's own time features last: the window stages shuffle fewer columns
+    out = (
+        out.withColumn("TX_HOUR", F.hour("TX_DATETIME"))
+        .withColumn("TX_DAY_OF_WEEK", F.dayofweek("TX_DATETIME"))
+        .withColumn("TX_DURING_WEEKEND", F.col("TX_DAY_OF_WEEK").isin(1, 7).cast("double"))
+        .withColumn("TX_DURING_NIGHT", (F.col("TX_HOUR") <= 6).cast("double"))
+    )
     return out.select(
         F.col("TRANSACTION_ID").cast("long"),
         "TX_DATETIME",
@@ -126,6 +126,7 @@ def read_raw(spark, data_root: str, todo: list[dt.date]):
 
 def main(argv: Sequence[str] | None = None) -> dict[str, int]:
     """Returns {day: transactions} of the days computed by this run ({} when all were current)."""
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     args = build_parser().parse_args(argv)
@@ -156,22 +157,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, int]:
         return {}
     todo_days = [d.isoformat() for d in todo]
     source = read_raw(spark, raw_root, todo)
-    counts = {
-        r[layout.DATE_COLUMN]: int(r["rows"])
-        for r in source.where(F.col(layout.DATE_COLUMN).isin(todo_days))
-        .groupBy(layout.DATE_COLUMN).agg(F.count(F.lit(1)).alias("rows"))
-        .collect()  # one row per day to compute
-    }
-    empty = [d for d in todo_days if counts.get(d, 0) == 0]
-    if empty:
-        raise JobError(f"empty day: no raw transactions for {', '.join(empty)}")
+    # rows per day counted while the features are written (no second pass over the raw days)
+    observed = Observation("rows per day")
+    features = add_features(source).where(F.col(layout.DATE_COLUMN).isin(todo_days)).observe(
+        observed, *[F.sum((F.col(layout.DATE_COLUMN) == day).cast("long")).alias(day) for day in todo_days])
+    counts: dict[str, int] = {}
 
-    features = add_features(source).where(F.col(layout.DATE_COLUMN).isin(todo_days))
+    def every_day_has_rows() -> None:  # before any partition is swapped in
+        counts.update({day: int(n or 0) for day, n in observed.get.items()})
+        empty = [d for d in todo_days if counts.get(d, 0) == 0]
+        if empty:
+            raise JobError(f"empty day: no raw transactions for {', '.join(empty)}")
+
     write_partitions_atomic(
         features.repartition(layout.DATE_COLUMN),
         layout.features(data),
         layout.DATE_COLUMN,
         expected_values=todo_days,
+        before_swap=every_day_has_rows,
     )
     # last: a run that stops before this line computes the same days again next time
     history.write_manifest(spark, layout.features_manifest(data), {

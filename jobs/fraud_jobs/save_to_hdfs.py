@@ -10,8 +10,8 @@ Checks of what is copied (any failure stops the step before anything is written)
 has a landed partition; each copied day has exactly the expected columns and types, at least one
 row, no null key fields, timestamps on the partition's own date, TX_FRAUD in {0, 1}, no duplicate
 TRANSACTION_ID, and customers/terminals that cover every transaction. The copied days' partitions
-of <data-root>/raw/transactions/ are then replaced (never duplicated), and the profiles swapped in
-whole.
+of <data-root>/raw/transactions/ are then replaced (never duplicated) by copies of the landed files,
+byte for byte, and the profiles' folders swapped in whole.
 """
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ from fraud_jobs import history, layout
 from fraud_jobs.common import (
     JobArgumentParser,
     JobError,
-    read_checked,
+    copy_folder_atomic,
+    copy_partitions_atomic,
     date_arg,
     days_arg,
     log,
     spark_session,
     uri_arg,
-    write_df_atomic,
-    write_partitions_atomic,
 )
 from fraud_jobs.pipeline_spec import PipelineConfig
 
@@ -54,19 +53,29 @@ def read_landed_days(spark, landing_root: str, days):
 
 
 def validate_transactions(tx, customers, terminals, days) -> dict[str, int]:
-    """One aggregation over the days to copy; returns rows per date. Raises JobError on any problem."""
+    """One aggregation over the days to copy (the profiles joined in: Spark broadcasts them at the
+    handbook's size) and one count of distinct ids; returns rows per date. Raises JobError on any
+    problem."""
     from pyspark.sql import functions as F
 
     key_cols = ["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TERMINAL_ID", "TX_AMOUNT", "TX_FRAUD"]
+
+    def rows_where(condition):
+        return F.sum(F.when(condition, 1).otherwise(0))
+
+    # the ids are unique in the profiles (check_unique_ids), so the left joins keep every row once
+    joined = (tx.join(customers.select("CUSTOMER_ID", F.lit(True).alias("_customer")), "CUSTOMER_ID", "left")
+              .join(terminals.select("TERMINAL_ID", F.lit(True).alias("_terminal")), "TERMINAL_ID", "left"))
     per_day = (
-        tx.groupBy(layout.DATE_COLUMN)
+        joined.groupBy(layout.DATE_COLUMN)
         .agg(
             F.count(F.lit(1)).alias("rows"),
-            F.sum(F.when(F.greatest(*[F.col(c).isNull() for c in key_cols]), 1).otherwise(0)).alias("nulls"),
-            F.sum(F.when(F.date_format("TX_DATETIME", "yyyy-MM-dd") != F.col(layout.DATE_COLUMN), 1)
-                  .otherwise(0)).alias("off_date"),
-            F.sum(F.when(~F.col("TX_FRAUD").isin(0, 1), 1).otherwise(0)).alias("bad_label"),
-            F.sum(F.when(F.col("TX_AMOUNT") < 0, 1).otherwise(0)).alias("negative_amount"),
+            rows_where(F.greatest(*[F.col(c).isNull() for c in key_cols])).alias("nulls"),
+            rows_where(F.date_format("TX_DATETIME", "yyyy-MM-dd") != F.col(layout.DATE_COLUMN)).alias("off_date"),
+            rows_where(~F.col("TX_FRAUD").isin(0, 1)).alias("bad_label"),
+            rows_where(F.col("TX_AMOUNT") < 0).alias("negative_amount"),
+            rows_where(F.col("_customer").isNull()).alias("unknown_customers"),
+            rows_where(F.col("_terminal").isNull()).alias("unknown_terminals"),
         )
         .collect()  # one row per date copied: bounded by the days the run needs
     )
@@ -91,12 +100,11 @@ def validate_transactions(tx, customers, terminals, days) -> dict[str, int]:
     distinct = tx.select("TRANSACTION_ID").distinct().count()
     if distinct != total:
         raise JobError(f"duplicate TRANSACTION_ID: {total - distinct} duplicate row(s) in the days copied")
-    unknown_customers = tx.join(customers, "CUSTOMER_ID", "left_anti").count()
-    if unknown_customers:
-        raise JobError(f"{unknown_customers} transaction(s) name a CUSTOMER_ID missing from customers")
-    unknown_terminals = tx.join(terminals, "TERMINAL_ID", "left_anti").count()
-    if unknown_terminals:
-        raise JobError(f"{unknown_terminals} transaction(s) name a TERMINAL_ID missing from terminals")
+    for field, key, profiles in (("unknown_customers", "CUSTOMER_ID", "customers"),
+                                 ("unknown_terminals", "TERMINAL_ID", "terminals")):
+        unknown = sum(int(r[field]) for r in per_day)
+        if unknown:
+            raise JobError(f"{unknown} transaction(s) name a {key} missing from {profiles}")
     return counts
 
 
@@ -143,29 +151,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, int]:
     if not todo and not stale_profiles:
         return {}
 
-    customers = read_checked(spark, layout.landing_customers(landing),
-                             layout.CUSTOMER_SCHEMA, "landed customers")
-    terminals = read_checked(spark, layout.landing_terminals(landing),
-                             layout.TERMINAL_SCHEMA, "landed terminals")
+    customers = history.read_folder(spark, layout.landing_customers(landing),
+                                    layout.CUSTOMER_SCHEMA, "landed customers")
+    terminals = history.read_folder(spark, layout.landing_terminals(landing),
+                                    layout.TERMINAL_SCHEMA, "landed terminals")
     check_unique_ids(customers, "CUSTOMER_ID", "landed customers")
     check_unique_ids(terminals, "TERMINAL_ID", "landed terminals")
     counts: dict[str, int] = {}
     if todo:
-        # read once for the checks and the copy (at most the run's days)
-        tx = read_landed_days(spark, landing, todo).cache()
-        counts = validate_transactions(tx, customers, terminals, todo)
-        order = [c for c, _ in layout.TRANSACTION_SCHEMA] + [layout.DATE_COLUMN]
-        write_partitions_atomic(
-            tx.select(*order).repartition(layout.DATE_COLUMN),
-            layout.raw_transactions(data),
-            layout.DATE_COLUMN,
-            expected_values=counts.keys(),
-        )
-    for name, frame, schema in (("customers", customers, layout.CUSTOMER_SCHEMA),
-                                 ("terminals", terminals, layout.TERMINAL_SCHEMA)):
-        if name in stale_profiles:
-            write_df_atomic(frame.select(*[c for c, _ in schema]).coalesce(1),
-                            getattr(layout, "raw_" + name)(data))
+        # checked as Spark reads them (only the columns the checks use), then copied as files:
+        # the copy is the landed files, byte for byte (their schema was checked file by file)
+        counts = validate_transactions(read_landed_days(spark, landing, todo), customers, terminals, todo)
+        copy_partitions_atomic(spark, layout.landing_transactions(landing), layout.raw_transactions(data),
+                               layout.DATE_COLUMN, counts.keys())
+    for name in stale_profiles:
+        copy_folder_atomic(spark, getattr(layout, "landing_" + name)(landing), getattr(layout, "raw_" + name)(data))
     # the files each copied day is now in (one listing), for preprocess: history.raw_day_sources
     written = history.partition_fingerprints(spark, layout.raw_transactions(data)) if counts else {}
     kept = {d for d in copied if d in stored and d not in counts}

@@ -8,11 +8,13 @@ import pytest
 
 from fraud_jobs.common import (
     JobError,
+    copy_partitions_atomic,
     parse_date,
     read_json,
     write_df_atomic,
     write_json_atomic,
     write_partitions_atomic,
+    write_tables_atomic,
 )
 
 
@@ -49,6 +51,34 @@ def test_failed_partition_write_leaves_every_partition(spark, tmp_path):
     write_partitions_atomic(spark.range(3).withColumn("TX_DATE", F.lit("2024-01-02")), target, "TX_DATE")
     assert spark.read.parquet(f"{target}/TX_DATE=2024-01-02").count() == 3
     assert spark.read.parquet(f"{target}/TX_DATE=2024-01-01").count() == 4
+
+
+def test_tables_written_from_the_driver_read_back_in_spark_with_their_schema_and_values(spark, tmp_path):
+    """generate's writer (pyarrow on the driver, copied through Hadoop's FileSystem): Spark infers
+    exactly the schema's types (a timestamp, not timestamp_ntz), the values and the UTC instant
+    survive, a rerun replaces only its partitions; copying them moves the files byte for byte."""
+    import numpy as np
+
+    schema = (("ID", "bigint"), ("AT", "timestamp"), ("N", "int"), ("X", "double"), ("S", "string"))
+    day = {"ID": np.array([1, 2], dtype=np.int64), "AT": np.array([0, 86_399], dtype="datetime64[s]"),
+           "N": np.array([3, 4], dtype=np.int32), "X": np.array([0.5, -1.0]), "S": np.array(["a", "b"], dtype=object)}
+    target = f"file://{tmp_path}/t"
+    write_tables_atomic(spark, target, "TX_DATE", {"1970-01-01": day, "1970-01-02": day}, schema)
+    df = spark.read.parquet(f"{target}/TX_DATE=1970-01-01")
+    assert df.dtypes == [(n, k) for n, k in schema]
+    # the instants as Spark prints them in the steps' session time zone (UTC)
+    rows = sorted(tuple(r) for r in df.selectExpr("ID", "date_format(AT, 'yyyy-MM-dd HH:mm:ss')", "N", "X", "S").collect())
+    assert rows == [(1, "1970-01-01 00:00:00", 3, 0.5, "a"), (2, "1970-01-01 23:59:59", 4, -1.0, "b")]
+    write_tables_atomic(spark, target, "TX_DATE", {"1970-01-02": {k: v[:1] for k, v in day.items()}}, schema)
+    assert spark.read.parquet(f"{target}/TX_DATE=1970-01-02").count() == 1
+    assert spark.read.parquet(f"{target}/TX_DATE=1970-01-01").count() == 2
+    assert sorted(os.listdir(tmp_path)) == ["t"]
+
+    copy = f"file://{tmp_path}/c"
+    copy_partitions_atomic(spark, target, copy, "TX_DATE", ["1970-01-01"])
+    assert os.listdir(tmp_path / "c") == ["TX_DATE=1970-01-01"]
+    [name] = [n for n in os.listdir(tmp_path / "t/TX_DATE=1970-01-01") if not n.startswith(".")]
+    assert (tmp_path / "c/TX_DATE=1970-01-01" / name).read_bytes() == (tmp_path / "t/TX_DATE=1970-01-01" / name).read_bytes()
 
 
 def test_json_is_replaced_whole(spark, tmp_path):

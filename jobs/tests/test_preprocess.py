@@ -10,8 +10,7 @@ from collections import defaultdict
 import pytest
 
 from fraud_jobs import generate, layout, preprocess
-from fraud_jobs.common import JobError, list_names, read_features
-from fraud_jobs.generate import to_pandas_frame
+from fraud_jobs.common import JobError, list_names, read_features, write_tables_atomic
 from fraud_jobs.simulator import Simulator, SimulatorParams
 from tests.jobs_helpers import SMALL, make_unreadable, run_generate, run_preprocess, run_save, tree
 
@@ -22,10 +21,8 @@ DAY = 86_400
 
 
 def write_raw(spark, data_root: str, columns: dict) -> None:
-    schema = (*layout.TRANSACTION_SCHEMA, (layout.DATE_COLUMN, "string"))
-    frame = to_pandas_frame(columns, layout.TRANSACTION_SCHEMA, extra=[layout.DATE_COLUMN])
-    (spark.createDataFrame(frame, schema=layout.ddl(schema)).repartition(layout.DATE_COLUMN)
-     .write.partitionBy(layout.DATE_COLUMN).parquet(layout.raw_transactions(data_root)))
+    write_tables_atomic(spark, layout.raw_transactions(data_root), layout.DATE_COLUMN,
+                        generate.day_tables(columns), layout.TRANSACTION_SCHEMA)
 
 
 @pytest.fixture(scope="module")
