@@ -52,6 +52,35 @@ def issue_loopback_tls(folder: Path, ca_name: str, ip: str = LOOPBACK) -> tuple[
     return ca_crt, crt, key
 
 
+def data_proc_node(python: str, hdfs_uri: str, s3_url: str, s3a_jars: str, metadata_url: str,
+                   **env: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(Spark defaults, environment) that a Data Proc node gives a job, for the API stand-in's
+    ClusterRuntime: what the image's spark-defaults and core-site set (HDFS as the default file
+    system, Object Storage through s3a, here at the S3 stand-in), the node's Python, its metadata
+    service and Lockbox (the job reads its MLflow password there); loopback only, no UI port, few
+    shuffle partitions for small data. `env` adds to the environment."""
+    spark_defaults = {
+        "spark.hadoop.fs.defaultFS": hdfs_uri,
+        "spark.hadoop.fs.s3a.endpoint": s3_url,
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+        "spark.hadoop.fs.s3a.access.key": "standin",
+        "spark.hadoop.fs.s3a.secret.key": "standin",
+        "spark.hadoop.fs.s3a.endpoint.region": "ru-central1",
+        "spark.driver.extraClassPath": s3a_jars,
+        "spark.executor.extraClassPath": s3a_jars,
+        "spark.pyspark.python": python,
+        "spark.pyspark.driver.python": python,
+        "spark.driver.host": LOOPBACK,
+        "spark.driver.bindAddress": LOOPBACK,
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "4",
+    }
+    node_env = {"PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python, "SPARK_LOCAL_IP": LOOPBACK,
+                "YC_METADATA_URL": metadata_url, "YC_LOCKBOX_PAYLOAD_URL": metadata_url, **env}
+    return spark_defaults, node_env
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))

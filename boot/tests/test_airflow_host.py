@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from standins import MlflowFrontStandIn, S3StandIn
+from standins import MlflowFrontStandIn, S3StandIn, data_proc_node
 from probes import report, YANDEX_HOST_RE, exposure_score, is_loopback, listeners, logged_endpoints, secrets_found, wait_for
 from rendered import (boot_rendered, check_apt_sources, check_deploy_output, check_deploy_outputs, check_release_and_python, first_boot,
                       machine_address, replace_rendered, run_check_deploy,
@@ -363,28 +363,10 @@ def data_proc_cluster(airflow_host, tmp_path_factory):
 
         python = sys.executable  # the jobs' environment (this test's): the image's Python and Spark
         loopback = "127.0.0.1,127.0.0.2,localhost"
-        rh.dataproc.command("runtime", spark_submit=str(Path(python).parent / "spark-submit"), spark_defaults={
-            # what the Data Proc image's spark-defaults/core-site give a job
-            "spark.hadoop.fs.defaultFS": hdfs.uri,
-            "spark.hadoop.fs.s3a.endpoint": s3.url,
-            "spark.hadoop.fs.s3a.path.style.access": "true",
-            "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
-            "spark.hadoop.fs.s3a.access.key": "standin",
-            "spark.hadoop.fs.s3a.secret.key": "standin",
-            "spark.hadoop.fs.s3a.endpoint.region": "ru-central1",
-            "spark.driver.extraClassPath": s3a_jars,
-            "spark.executor.extraClassPath": s3a_jars,
-            "spark.pyspark.python": python,
-            "spark.pyspark.driver.python": python,
-            # loopback only, no UI port, few shuffle partitions for small data
-            "spark.driver.host": "127.0.0.1",
-            "spark.driver.bindAddress": "127.0.0.1",
-            "spark.ui.enabled": "false",
-            "spark.sql.shuffle.partitions": "4",
-        }, env={"PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python, "SPARK_LOCAL_IP": "127.0.0.1",
-                # the node's metadata service and Lockbox: the booted host's stand-in
-                "YC_METADATA_URL": rh.api.url, "YC_LOCKBOX_PAYLOAD_URL": rh.api.url,
-                "NO_PROXY": loopback, "no_proxy": loopback})
+        spark_defaults, node_env = data_proc_node(python, hdfs.uri, s3.url, s3a_jars, rh.api.url,
+                                             NO_PROXY=loopback, no_proxy=loopback)
+        rh.dataproc.command("runtime", spark_submit=str(Path(python).parent / "spark-submit"),
+                            spark_defaults=spark_defaults, env=node_env)
         report(f"airflow: the jobs' cluster (S3, HDFS, MLflow, job code) ready in {time.monotonic() - t0:.0f} s")
         yield Cluster({**config, "mlflow_tracking_uri": uri, **SMALL_RUN}, uri, front, hdfs.log_path)
     finally:

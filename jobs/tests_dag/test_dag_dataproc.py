@@ -121,7 +121,7 @@ def upload_job_code(s3_url: str, staged: Path, config: dict, ca_pem: str) -> Non
 @pytest.fixture(scope="module")
 def cloud(mlflow_server, airflow_env):
     from dataproc_standin import ClusterRuntime, DataprocApiStandIn
-    from standins import CloudApiStandIn, S3StandIn
+    from standins import CloudApiStandIn, S3StandIn, data_proc_node
     from tests.hdfs_fixture import MiniHdfs, build_mini_hdfs, maven_classpath
 
     work = WORK / "dataproc"
@@ -150,30 +150,11 @@ def cloud(mlflow_server, airflow_env):
 
         python = f"{JOBS_VENV}/bin/python"
         s3a_jars = maven_classpath(str(S3A_POM))
+        spark_defaults, node_env = data_proc_node(python, hdfs.uri, s3.url, s3a_jars, metadata.url)
         runtime = ClusterRuntime(
             spark_submit=f"{JOBS_VENV}/bin/spark-submit",
-            spark_defaults={
-                # what the Data Proc image's spark-defaults/core-site give a job
-                "spark.hadoop.fs.defaultFS": hdfs.uri,
-                "spark.hadoop.fs.s3a.endpoint": s3.url,
-                "spark.hadoop.fs.s3a.path.style.access": "true",
-                "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
-                "spark.hadoop.fs.s3a.access.key": "standin",
-                "spark.hadoop.fs.s3a.secret.key": "standin",
-                "spark.hadoop.fs.s3a.endpoint.region": "ru-central1",
-                "spark.driver.extraClassPath": s3a_jars,
-                "spark.executor.extraClassPath": s3a_jars,
-                "spark.pyspark.python": python,
-                "spark.pyspark.driver.python": python,
-                # loopback only, no UI port, few shuffle partitions for small data
-                "spark.driver.host": "127.0.0.1",
-                "spark.driver.bindAddress": "127.0.0.1",
-                "spark.ui.enabled": "false",
-                "spark.sql.shuffle.partitions": "4",
-            },
-            env={"PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python, "SPARK_LOCAL_IP": "127.0.0.1",
-                 # the node's metadata service and Lockbox (the job reads its MLflow password)
-                 "YC_METADATA_URL": metadata.url, "YC_LOCKBOX_PAYLOAD_URL": metadata.url},
+            spark_defaults=spark_defaults,
+            env=node_env,
             work=work / "cluster",
             new_storage=new_storage,
             release_storage=release_storage,
