@@ -11,7 +11,8 @@ bench/pipeline_run.py) and prints per step:
   - the ratio step / floor (issue 13's target: within 3x for every data step);
   - the peak memory during the step: the JVM heap (its heap pools' peaks) and this Python process.
 An untimed small run warms the JVM first (class loading, JIT), so the first size is not charged
-for it.
+for it. A run at full size still compiles hot code as it goes (a step's second run in the same JVM
+is faster): --repeat N runs each size N times and reports the last.
 Across sizes it prints each step's growth exponent k (time ~ size^k, least squares over the
 sizes; target k <= 1.1 between 1x and 4x).
 
@@ -20,7 +21,7 @@ The steps run in one JVM, so no step pays a JVM start here; the local backend's 
 
 Usage (the jobs' Python):
   PYTHONPATH=jobs $(bash -c 'source scripts/lib.sh; jobs_venv')/bin/python bench/bench_pipeline.py \\
-      [--scales 1,2,4] [--work /tmp/bench-pipeline]
+      [--scales 1,2,4] [--repeat 1] [--work /tmp/bench-pipeline]
 """
 
 from __future__ import annotations
@@ -57,8 +58,7 @@ def step_io(step: str, work: str) -> tuple[list[str], list[str]]:
         "save_to_hdfs": ([layout.landing_transactions(landing), layout.landing_customers(landing),
                           layout.landing_terminals(landing)],
                          [layout.raw_transactions(data), layout.raw_customers(data), layout.raw_terminals(data)]),
-        "preprocess": ([layout.raw_transactions(data), layout.raw_customers(data), layout.raw_terminals(data)],
-                       [layout.features(data)]),
+        "preprocess": ([layout.raw_transactions(data)], [layout.features(data)]),
         "train_lr": ([layout.features(data)], [predictions[0]]),
         "train_rf": ([layout.features(data)], [predictions[1]]),
         "bootstrap": (predictions, []),
@@ -161,24 +161,31 @@ def main() -> int:
     ap.add_argument("--scales", default="1,2,4", help="sizes as multiples of the handbook's (comma-separated)")
     ap.add_argument("--work", default="/tmp/bench-pipeline", help="work folder (a subfolder per size, emptied first)")
     ap.add_argument("--driver-memory", default="8g")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per size; the last one is reported")
     ap.add_argument("--warmup", type=float, default=0.02,
                     help="size of an untimed first run that warms the JVM (0: none)")
     args = ap.parse_args()
     scales = [float(s) for s in args.scales.split(",")]
     if len(scales) != len(set(scales)) or any(s <= 0 for s in scales):
         ap.error(f"bad --scales {args.scales!r}: distinct positive numbers")
+    if args.repeat < 1:
+        ap.error(f"bad --repeat {args.repeat}: at least 1")
     spark = local_session("bench-pipeline", args.driver_memory)
     work = os.path.abspath(args.work)
     if args.warmup > 0:
         # the first steps in a fresh JVM pay its class loading and JIT: not the first size's cost
         print(f"[bench] warm-up run at {args.warmup:g}x (not reported)", file=sys.stderr, flush=True)
         run_size(spark, work, args.warmup)
-    runs = {scale: run_size(spark, work, scale) for scale in scales}
+    runs = {}
+    for scale in scales:
+        for _ in range(args.repeat):
+            runs[scale] = run_size(spark, work, scale)
 
     steps = list(next(iter(runs.values())))
     print()
     print(f"Pipeline steps, local[2], one Spark session; sizes x the handbook's {HANDBOOK_CUSTOMERS} customers / "
-          f"{HANDBOOK_TERMINALS} terminals, first run for {DATE} (58 days landed, 21 days of features)")
+          f"{HANDBOOK_TERMINALS} terminals, first run for {DATE} (58 days landed, 21 days of features)"
+          + (f"; the last of {args.repeat} runs per size" if args.repeat > 1 else ""))
     header = "".join(f"{f'{s:g}x s':>9}{'floor':>7}{'ratio':>7}{'heap':>7}{'py':>6}" for s in scales)
     print(f"{'step':<14}{header}{'k':>7}")
     for step in steps:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Iterable, Mapping, Sequence
+from typing import Collection, Iterable, Mapping, Sequence
 
 from fraud_jobs import layout
 from fraud_jobs.common import (
@@ -45,25 +45,35 @@ def _day_of(folder: str) -> str | None:
 def partition_fingerprints(spark, table: str) -> dict[str, str]:
     """{YYYY-MM-DD: fingerprint} of every date partition of `table` ({} if it does not exist).
 
-    One recursive listing (on S3 a flat listing of the prefix), whatever the number of days.
-    Hidden files (Hadoop's .crc, _SUCCESS) do not count; an empty partition folder does."""
+    Two listings whatever the number of days: the table's folder, then its files in one recursive
+    listing (on S3 a flat listing of the prefix). On the local file system the day folders are
+    listed instead, in one call: there Hadoop builds each file of a recursive listing with a `stat`
+    process (~6 ms a file, a third of a second for 58 days). Hidden files (Hadoop's .crc, _SUCCESS)
+    do not count; an empty partition folder does."""
     jvm = spark._jvm
     root = jvm.org.apache.hadoop.fs.Path(table)
     fs = root.getFileSystem(spark._jsc.hadoopConfiguration())
     if not fs.exists(root):
         return {}
-    files: dict[str, list[tuple[str, int, int]]] = {}
+    folders = {}
     for status in fs.listStatus(root):
         day = _day_of(status.getPath().getName())
         if day is not None and status.isDirectory():
-            files[day] = []
-    listing = fs.listFiles(root, True)
-    while listing.hasNext():
-        status = listing.next()
+            folders[day] = status.getPath()
+    if fs.getScheme() == "file":
+        paths = spark.sparkContext._gateway.new_array(jvm.org.apache.hadoop.fs.Path, len(folders))
+        for i, path in enumerate(folders.values()):
+            paths[i] = path
+        statuses = iter(fs.listStatus(paths))
+    else:
+        listing = fs.listFiles(root, True)
+        statuses = (listing.next() for _ in iter(listing.hasNext, False))
+    files: dict[str, list[tuple[str, int, int]]] = {day: [] for day in folders}
+    for status in statuses:
         # the path as one string (parent folder and name split here: fewer py4j round trips)
         folder, name = str(status.getPath().toString()).rsplit("/", 2)[-2:]
         day = _day_of(folder)
-        if day is None or day not in files or name.startswith(("_", ".")):
+        if day is None or day not in files or name.startswith(("_", ".")) or status.isDirectory():
             continue
         files[day].append((name, int(status.getLen()), int(status.getModificationTime())))
     return {day: _digest(sorted(entries)) for day, entries in files.items()}
@@ -97,15 +107,24 @@ def raw_day_sources(spark, raw_root: str) -> dict[str, str]:
     """{YYYY-MM-DD: what the stored raw day is} for every day of the raw table under `raw_root`.
 
     A day that save_to_hdfs copied, still in the files it wrote (the manifest's "copies"), is named
-    by the landed day it was copied from ("landed:<fingerprint>"); any other day by its own files'
+    by the landed day it was copied from ("landed:<fingerprint>", see checked_copies); any other day by its own files'
     fingerprint. A per-run cluster copies the same landed days into a new HDFS every run: new
     files, new modification times, the same data, so the features made from them stay current; a
     day rewritten by anything else than save_to_hdfs changes its name, so they do not."""
     stored = partition_fingerprints(spark, layout.raw_transactions(raw_root))
     manifest = read_manifest(spark, layout.raw_manifest(raw_root))
     landed, copies = manifest.get("transactions", {}), manifest.get("copies", {})
-    return {day: f"landed:{landed[day]}" if day in landed and copies.get(day) == files else files
+    return {day: f"{_COPY_OF_LANDED}{landed[day]}" if day in landed and copies.get(day) == files else files
             for day, files in stored.items()}
+
+
+_COPY_OF_LANDED = "landed:"
+
+
+def checked_copies(sources: Mapping[str, str]) -> set[str]:
+    """The days of raw_day_sources(...) that are still the files save_to_hdfs checked and copied
+    (a reader need not check their schema again)."""
+    return {day for day, source in sources.items() if source.startswith(_COPY_OF_LANDED)}
 
 
 def read_manifest(spark, path: str) -> dict:
@@ -228,11 +247,12 @@ def read_folder(spark, folder: str, schema, what: str):
     return spark.read.schema(layout.ddl(schema)).parquet(folder)
 
 
-def read_days(spark, table: str, days: Sequence[str], schema, what: str):
+def read_days(spark, table: str, days: Sequence[str], schema, what: str, checked: Collection[str] = ()):
     """The rows of some date partitions of `table` (TX_DATE a string), each day's files checked
-    against `schema` first; one read for all the days."""
+    against `schema` first unless the day is in `checked`; one read for all the days."""
     for day in days:
-        check_day_files(spark, layout.partition_dir(table, day), schema, f"{what} of {day}")
+        if day not in checked:
+            check_day_files(spark, layout.partition_dir(table, day), schema, f"{what} of {day}")
     ddl = layout.ddl((*schema, (layout.DATE_COLUMN, "string")))
     return (spark.read.schema(ddl).option("basePath", table)
             .parquet(*[layout.partition_dir(table, d) for d in days]))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from fraud_jobs import history, layout
 from fraud_jobs.common import (
@@ -46,7 +46,7 @@ DAY_SECONDS = 86_400
 HISTORY_DAYS = layout.FEATURE_HISTORY_DAYS
 EXTRA_TIME_COLUMNS = ("TX_HOUR", "TX_DAY_OF_WEEK")
 # Bump when add_features changes what it computes: every stored day is then computed again.
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2  # 2: averages from whole-cent sums (exact; v1 summed doubles)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,45 +65,70 @@ def add_features(tx):
 
     Windows only look back, so features of the rows in the output window are exact as long as
     `tx` holds HISTORY_DAYS of history before them.
+
+    Each windowed count or sum is the difference of two running totals per customer (terminal):
+    up to t and up to t - w. Spark keeps a running total in one pass over the sorted rows, where a
+    sliding frame (t - w, t] is summed again for every row (its cost grows with the window's
+    length). Amounts are summed in whole cents (save_to_hdfs lets no other amount in), so every sum
+    is exact and independent of the order of rows with the same time; the average is one division.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    out = tx.withColumn("_ts", F.col("TX_DATETIME").cast("long"))
-    # rangeBetween is inclusive at both ends; with whole seconds, -(w*86400 - 1) makes (t - w, t].
+    def with_running_totals(df, key: str, totals: dict):
+        """`df` plus a column per {name: (column, s)}: the total of `column` over the rows of the
+        row's `key` at least s seconds older than it (s = 0: up to the row, the same second included)."""
+        def total(column, seconds_before: int):
+            frame = Window.partitionBy(key).orderBy("_ts").rangeBetween(Window.unboundedPreceding, -seconds_before)
+            return F.coalesce(F.sum(column).over(frame), F.lit(0))
+        return df.select("*", *(total(column, s).alias(name) for name, (column, s) in totals.items()))
+
+    kept = ["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TERMINAL_ID", "TX_FRAUD", "TX_AMOUNT",
+            layout.DATE_COLUMN, "_ts"]
+    # the window stages carry only the raw columns the features and the table need
+    rows = tx.select(*kept[:-1], F.col("TX_DATETIME").cast("long").alias("_ts"),
+                     F.round(F.col("TX_AMOUNT") * 100).cast("long").alias("_cents"))
+    back = {"": 0, **{f"_{w}": w * DAY_SECONDS for w in WINDOWS_DAYS}}  # up to t, up to t - w
+
+    # customers: (t - w, t]
+    rows = with_running_totals(rows, "CUSTOMER_ID", {
+        **{f"_n{k}": (F.lit(1), s) for k, s in back.items()},
+        **{f"_sum{k}": ("_cents", s) for k, s in back.items()}})
+    customer = {}
     for w in WINDOWS_DAYS:
-        win = Window.partitionBy("CUSTOMER_ID").orderBy("_ts").rangeBetween(-(w * DAY_SECONDS - 1), 0)
-        out = out.withColumn(f"CUSTOMER_ID_NB_TX_{w}DAY_WINDOW", F.count(F.lit(1)).over(win).cast("double"))
-        out = out.withColumn(f"CUSTOMER_ID_AVG_AMOUNT_{w}DAY_WINDOW", F.avg("TX_AMOUNT").over(win))
+        n = F.col("_n") - F.col(f"_n_{w}")  # the window holds the row itself: n >= 1
+        customer[f"CUSTOMER_ID_NB_TX_{w}DAY_WINDOW"] = n
+        customer[f"CUSTOMER_ID_AVG_AMOUNT_{w}DAY_WINDOW"] = (
+            (F.col("_sum") - F.col(f"_sum_{w}")).cast("double") / (n * 100).cast("double"))
+    # final before the terminal stage: it shuffles these 6 columns, not the 8 totals
+    rows = rows.select(*kept, *(column.cast("double").alias(name) for name, column in customer.items()))
+
+    # terminals: (t - delay - w, t - delay], only labels at least `delay` old
     delay = LABEL_DELAY_DAYS * DAY_SECONDS
+    rows = with_running_totals(rows, "TERMINAL_ID", {
+        **{f"_n{k}": (F.lit(1), delay + s) for k, s in back.items()},
+        **{f"_fraud{k}": ("TX_FRAUD", delay + s) for k, s in back.items()}})
+    features = {name: F.col(name) for name in customer}
     for w in WINDOWS_DAYS:
-        win = (
-            Window.partitionBy("TERMINAL_ID").orderBy("_ts")
-            .rangeBetween(-(delay + w * DAY_SECONDS - 1), -delay)
-        )
-        nb_tx = F.count(F.lit(1)).over(win)
-        nb_fraud = F.sum("TX_FRAUD").over(win)
-        out = out.withColumn(f"TERMINAL_ID_NB_TX_{w}DAY_WINDOW", nb_tx.cast("double"))
-        out = out.withColumn(
-            f"TERMINAL_ID_RISK_{w}DAY_WINDOW",
-            F.when(nb_tx > 0, nb_fraud / nb_tx).otherwise(F.lit(0.0)).cast("double"),
-        )
-    # the row's own time features last: the window stages shuffle fewer columns
-    out = (
-        out.withColumn("TX_HOUR", F.hour("TX_DATETIME"))
-        .withColumn("TX_DAY_OF_WEEK", F.dayofweek("TX_DATETIME"))
-        .withColumn("TX_DURING_WEEKEND", F.col("TX_DAY_OF_WEEK").isin(1, 7).cast("double"))
-        .withColumn("TX_DURING_NIGHT", (F.col("TX_HOUR") <= 6).cast("double"))
-    )
-    return out.select(
+        n = F.col("_n") - F.col(f"_n_{w}")
+        features[f"TERMINAL_ID_NB_TX_{w}DAY_WINDOW"] = n
+        features[f"TERMINAL_ID_RISK_{w}DAY_WINDOW"] = F.when(
+            n > 0, (F.col("_fraud") - F.col(f"_fraud_{w}")).cast("double") / n.cast("double")
+        ).otherwise(F.lit(0.0))
+
+    # the row's own time features after the window stages: they shuffle fewer columns
+    time_of_row = {"TX_HOUR": F.hour("TX_DATETIME"), "TX_DAY_OF_WEEK": F.dayofweek("TX_DATETIME")}
+    features["TX_DURING_WEEKEND"] = time_of_row["TX_DAY_OF_WEEK"].isin(1, 7)
+    features["TX_DURING_NIGHT"] = time_of_row["TX_HOUR"] <= 6
+    features["TX_AMOUNT"] = F.col("TX_AMOUNT")
+    return rows.select(
         F.col("TRANSACTION_ID").cast("long"),
         "TX_DATETIME",
         F.col("CUSTOMER_ID").cast("long"),
         F.col("TERMINAL_ID").cast("long"),
         F.col("TX_FRAUD").cast("int"),
-        F.col("TX_AMOUNT").cast("double"),
-        *[F.col(c).cast("double") for c in FEATURE_COLUMNS if c != "TX_AMOUNT"],
-        *EXTRA_TIME_COLUMNS,
+        *[features[c].cast("double").alias(c) for c in FEATURE_COLUMNS],
+        *(time_of_row[c].alias(c) for c in EXTRA_TIME_COLUMNS),
         layout.DATE_COLUMN,
     )
 
@@ -115,13 +140,14 @@ def inputs_of(day: dt.date, raw: dict[str, str]) -> list:
     return [FEATURES_VERSION, [(d.isoformat(), raw.get(d.isoformat())) for d in days]]
 
 
-def read_raw(spark, data_root: str, todo: list[dt.date]):
+def read_raw(spark, data_root: str, todo: list[dt.date], raw: Mapping[str, str]):
     """The raw transactions from HISTORY_DAYS before the first day to compute to the last one
-    (each of those days' files checked against the schema first)."""
+    (`raw`: history.raw_day_sources; the files of a day that is no longer save_to_hdfs's checked
+    copy are checked against the schema first)."""
     first = todo[0] - dt.timedelta(days=HISTORY_DAYS)
     days = date_window(todo[-1], (todo[-1] - first).days + 1)
     return history.read_days(spark, layout.raw_transactions(data_root), [d.isoformat() for d in days],
-                             layout.TRANSACTION_SCHEMA, "raw transactions")
+                             layout.TRANSACTION_SCHEMA, "raw transactions", checked=history.checked_copies(raw))
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, int]:
@@ -156,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, int]:
     if not todo:
         return {}
     todo_days = [d.isoformat() for d in todo]
-    source = read_raw(spark, raw_root, todo)
+    source = read_raw(spark, raw_root, todo, raw)
     # rows per day counted while the features are written (no second pass over the raw days)
     observed = Observation("rows per day")
     features = add_features(source).where(F.col(layout.DATE_COLUMN).isin(todo_days)).observe(

@@ -8,9 +8,10 @@ new day(s), and a run with nothing new writes nothing.
 
 Checks of what is copied (any failure stops the step before anything is written): each needed day
 has a landed partition; each copied day has exactly the expected columns and types, at least one
-row, no null key fields, timestamps on the partition's own date, TX_FRAUD in {0, 1}, no duplicate
-TRANSACTION_ID, and customers/terminals that cover every transaction. The copied days' partitions
-of <data-root>/raw/transactions/ are then replaced (never duplicated) by copies of the landed files,
+row, no null key fields, timestamps on the partition's own date, TX_FRAUD in {0, 1}, TX_AMOUNT a
+finite, non-negative whole number of cents, no duplicate TRANSACTION_ID, and customers/terminals
+that cover every transaction. The copied days' partitions of <data-root>/raw/transactions/ are
+then replaced (never duplicated) by copies of the landed files,
 byte for byte, and the profiles' folders swapped in whole.
 """
 
@@ -74,6 +75,9 @@ def validate_transactions(tx, customers, terminals, days) -> dict[str, int]:
             rows_where(F.date_format("TX_DATETIME", "yyyy-MM-dd") != F.col(layout.DATE_COLUMN)).alias("off_date"),
             rows_where(~F.col("TX_FRAUD").isin(0, 1)).alias("bad_label"),
             rows_where(F.col("TX_AMOUNT") < 0).alias("negative_amount"),
+            # preprocess sums amounts in cents; Spark's round keeps NaN and infinity as they are
+            rows_where(F.isnan("TX_AMOUNT") | (F.col("TX_AMOUNT") == float("inf"))
+                       | (F.round("TX_AMOUNT", 2) != F.col("TX_AMOUNT"))).alias("not_cents"),
             rows_where(F.col("_customer").isNull()).alias("unknown_customers"),
             rows_where(F.col("_terminal").isNull()).alias("unknown_terminals"),
         )
@@ -91,6 +95,7 @@ def validate_transactions(tx, customers, terminals, days) -> dict[str, int]:
             ("off_date", "TX_DATETIME outside the partition's date"),
             ("bad_label", "TX_FRAUD not 0/1"),
             ("negative_amount", "negative TX_AMOUNT"),
+            ("not_cents", "TX_AMOUNT not a finite whole number of cents"),
         ):
             if row[field]:
                 raise JobError(f"{row[field]} transaction(s) of {day_str} with {meaning}")

@@ -151,6 +151,19 @@ def test_duplicate_transaction_ids_are_refused(spark, landing_copy, saved_before
     expect_refusal(spark, landing, data, snapshot, "duplicate TRANSACTION_ID: 5 duplicate row")
 
 
+@pytest.mark.parametrize("amount", [12.345, float("nan"), float("inf")])
+def test_an_amount_that_is_not_whole_cents_is_refused(spark, landing_copy, saved_before, amount):
+    """preprocess sums amounts in cents: a sub-cent or non-finite amount never reaches raw/."""
+    from pyspark.sql import functions as F
+
+    (landing, _), (data, snapshot) = landing_copy, saved_before
+    first = spark.read.parquet(f"file://{landing}/transactions/TX_DATE=2024-06-11").agg(F.min("TRANSACTION_ID")).first()[0]
+    rewrite_day(spark, landing, "2024-06-11", lambda df: df.withColumn(
+        "TX_AMOUNT", F.when(df.TRANSACTION_ID == first, F.lit(amount)).otherwise(df.TX_AMOUNT)))
+    expect_refusal(spark, landing, data, snapshot,
+                   "1 transaction\\(s\\) of 2024-06-11 with TX_AMOUNT not a finite whole number of cents")
+
+
 def test_cli_wrapper_prints_the_error_and_exits_2(spark, tmp_path, capsys):
     argv = ["--date", DATE, "--landing-root", f"file://{tmp_path}/none", "--data-root", f"file://{tmp_path}/data"]
     with pytest.raises(SystemExit) as exit_info:
@@ -191,6 +204,28 @@ def test_a_new_clusters_copy_of_the_same_days_recomputes_no_features(spark, land
     again = preprocess.main(["--date", DATE, "--data-root", lake, "--raw-root", f"file://{tmp_path / 'cluster-2'}",
                              "--days", str(DAYS)])
     assert sorted(again) == [WINDOW[-1]]
+
+
+def test_preprocess_checks_a_copied_day_again_once_it_is_no_longer_the_copy(spark, landed, tmp_path):
+    """preprocess trusts the schema of the raw days that are still save_to_hdfs's checked copies
+    (it skips reading their footers); a day rewritten since, here with a column renamed, is checked
+    and named, and nothing is written."""
+    from pyspark.sql import functions as F
+
+    landing, _ = landed
+    data = tmp_path / "data"
+    run_save(f"file://{landing}", f"file://{data}", DATE, DAYS)
+    folder = data / "raw" / "transactions" / f"TX_DATE={WINDOW[0]}"
+    rows = spark.read.parquet(f"file://{folder}").select(
+        *[F.col(c).alias("AMOUNT") if c == "TX_AMOUNT" else F.col(c) for c, _ in layout.TRANSACTION_SCHEMA]
+    ).localCheckpoint()
+    shutil.rmtree(folder)
+    rows.write.parquet(f"file://{folder}")
+    before = tree(data)
+    with pytest.raises(JobError, match=rf"raw transactions of {WINDOW[0]} at .*TX_DATE={WINDOW[0]} .*"
+                                       r"missing column\(s\) TX_AMOUNT"):
+        run_preprocess(f"file://{data}", DATE, DAYS)
+    assert tree(data) == before
 
 
 @pytest.mark.hdfs
