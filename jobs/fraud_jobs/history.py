@@ -103,22 +103,23 @@ def digest(*parts) -> str:
     return _digest(list(parts))
 
 
+_COPY_OF_LANDED = "landed:"
+
+
 def raw_day_sources(spark, raw_root: str) -> dict[str, str]:
     """{YYYY-MM-DD: what the stored raw day is} for every day of the raw table under `raw_root`.
 
     A day that save_to_hdfs copied, still in the files it wrote (the manifest's "copies"), is named
-    by the landed day it was copied from ("landed:<fingerprint>", see checked_copies); any other day by its own files'
-    fingerprint. A per-run cluster copies the same landed days into a new HDFS every run: new
-    files, new modification times, the same data, so the features made from them stay current; a
-    day rewritten by anything else than save_to_hdfs changes its name, so they do not."""
+    by the landed day it was copied from ("landed:<fingerprint>", see checked_copies); any other
+    day by its own files' fingerprint. A per-run cluster copies the same landed days into a new
+    HDFS every run: new files, new modification times, the same data, so the features made from
+    them stay current; a day rewritten by anything else than save_to_hdfs changes its name, so they
+    do not."""
     stored = partition_fingerprints(spark, layout.raw_transactions(raw_root))
     manifest = read_manifest(spark, layout.raw_manifest(raw_root))
     landed, copies = manifest.get("transactions", {}), manifest.get("copies", {})
     return {day: f"{_COPY_OF_LANDED}{landed[day]}" if day in landed and copies.get(day) == files else files
             for day, files in stored.items()}
-
-
-_COPY_OF_LANDED = "landed:"
 
 
 def checked_copies(sources: Mapping[str, str]) -> set[str]:

@@ -11,8 +11,8 @@ has a landed partition; each copied day has exactly the expected columns and typ
 row, no null key fields, timestamps on the partition's own date, TX_FRAUD in {0, 1}, TX_AMOUNT a
 finite, non-negative whole number of cents, no duplicate TRANSACTION_ID, and customers/terminals
 that cover every transaction. The copied days' partitions of <data-root>/raw/transactions/ are
-then replaced (never duplicated) by copies of the landed files,
-byte for byte, and the profiles' folders swapped in whole.
+then replaced (never duplicated) by copies of the landed files, byte for byte, and the profiles'
+folders swapped in whole.
 """
 
 from __future__ import annotations
