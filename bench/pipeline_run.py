@@ -40,16 +40,19 @@ def loopback_mlflow(work: str) -> Iterator[str]:
 
 
 def local_session(app: str, driver_memory: str):
-    """The session every step then gets (getOrCreate): as the local demo runs the steps, 2 cores,
-    a few shuffle partitions, nothing served."""
+    """The session every step then gets (getOrCreate): the local demo's master and Spark properties
+    (jobs/local_pipeline_config.py: 2 cores, a few shuffle partitions, loopback, nothing served),
+    with this Python as Spark's."""
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.master("local[2]").appName(app)
-             .config("spark.sql.shuffle.partitions", "4")
-             .config("spark.driver.memory", driver_memory)
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
-             .getOrCreate())
+    from local_pipeline_config import local_config
+
+    demo = local_config(os.path.join(REPO, ".work", "bench"), "http://127.0.0.1:1", sys.prefix)
+    builder = SparkSession.builder.master(demo["spark_master"]).appName(app)
+    for key, value in {**demo["spark_properties"], "spark.driver.memory": driver_memory,
+                       "spark.ui.showConsoleProgress": "false"}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
