@@ -71,28 +71,40 @@ def add_features(tx):
     sliding frame (t - w, t] is summed again for every row (its cost grows with the window's
     length). Amounts are summed in whole cents (save_to_hdfs lets no other amount in), so every sum
     is exact and independent of the order of rows with the same time; the average is one division.
+
+    Before each window stage the rows are sorted by one long, the key in the high 32 bits and the
+    time in the low ones: Spark radix-sorts a single long, where it sorts the window's two keys
+    (key, time) by comparisons that read both rows (a third of the features' CPU time in a
+    profile at the handbook's size). The window's own sort then finds its input in order and only
+    checks it. The pre-sort never decides the result: ids or times beyond 32 bits only leave the
+    window's sort more to do.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     def with_running_totals(df, key: str, totals: dict):
-        """`df` plus a column per {name: (column, s)}: the total of `column` over the rows of the
-        row's `key` at least s seconds older than it (s = 0: up to the row, the same second included)."""
+        """`df` plus a column per {name: (column, s)}: the total of `column` (None: the number of
+        rows) over the rows of the row's `key` at least s seconds older than it (s = 0: up to the
+        row, the same second included)."""
         def total(column, seconds_before: int):
             frame = Window.partitionBy(key).orderBy("_ts").rangeBetween(Window.unboundedPreceding, -seconds_before)
+            if column is None:
+                return F.count(F.lit(1)).over(frame)
             return F.coalesce(F.sum(column).over(frame), F.lit(0))
+        in_order = F.shiftleft(F.col(key).cast("long"), 32).bitwiseOR(F.col("_ts").bitwiseAND(F.lit(0xFFFFFFFF)))
+        df = df.repartition(key).sortWithinPartitions(in_order)  # the partitioning the window needs
         return df.select("*", *(total(column, s).alias(name) for name, (column, s) in totals.items()))
 
     kept = ["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TERMINAL_ID", "TX_FRAUD", "TX_AMOUNT",
             layout.DATE_COLUMN, "_ts"]
     # the window stages carry only the raw columns the features and the table need
     rows = tx.select(*kept[:-1], F.col("TX_DATETIME").cast("long").alias("_ts"),
-                     F.round(F.col("TX_AMOUNT") * 100).cast("long").alias("_cents"))
+                     F.rint(F.col("TX_AMOUNT") * 100).cast("long").alias("_cents"))  # rint: round makes a BigDecimal a row
     back = {"": 0, **{f"_{w}": w * DAY_SECONDS for w in WINDOWS_DAYS}}  # up to t, up to t - w
 
     # customers: (t - w, t]
     rows = with_running_totals(rows, "CUSTOMER_ID", {
-        **{f"_n{k}": (F.lit(1), s) for k, s in back.items()},
+        **{f"_n{k}": (None, s) for k, s in back.items()},
         **{f"_sum{k}": ("_cents", s) for k, s in back.items()}})
     customer = {}
     for w in WINDOWS_DAYS:
@@ -106,7 +118,7 @@ def add_features(tx):
     # terminals: (t - delay - w, t - delay], only labels at least `delay` old
     delay = LABEL_DELAY_DAYS * DAY_SECONDS
     rows = with_running_totals(rows, "TERMINAL_ID", {
-        **{f"_n{k}": (F.lit(1), delay + s) for k, s in back.items()},
+        **{f"_n{k}": (None, delay + s) for k, s in back.items()},
         **{f"_fraud{k}": ("TX_FRAUD", delay + s) for k, s in back.items()}})
     features = {name: F.col(name) for name in customer}
     for w in WINDOWS_DAYS:

@@ -171,6 +171,25 @@ def test_window_boundaries_are_half_open_and_delayed(spark):
     assert row["TX_DURING_NIGHT"] == 0.0
 
 
+def test_ids_beyond_32_bits_get_their_own_windows(spark, raw_root):
+    """add_features pre-sorts by id and time packed into one long (the id's low 32 bits): ids
+    that share those bits (k and k + 2**32) must still be separate customers and terminals."""
+    from pyspark.sql import functions as F
+
+    _, rows = raw_root
+    split = [{**r, "customer": r["customer"] // 2 + (r["customer"] % 2 << 32),
+              "terminal": r["terminal"] // 2 + (r["terminal"] % 2 << 32)} for r in rows]
+    assert len({r["customer"] & 0xFFFFFFFF for r in split}) < len({r["customer"] for r in split})
+    df = spark.createDataFrame(
+        [(r["id"], r["ts"], r["customer"], r["terminal"], r["amount"], r["fraud"], r["date"]) for r in split],
+        "TRANSACTION_ID long, s long, CUSTOMER_ID long, TERMINAL_ID long, TX_AMOUNT double, TX_FRAUD int, "
+        f"{layout.DATE_COLUMN} string",
+    ).withColumn("TX_DATETIME", F.col("s").cast("timestamp")).drop("s")
+    features = preprocess.add_features(df).where(F.col(layout.DATE_COLUMN).isin(WINDOW))
+    got = {r["TRANSACTION_ID"]: r.asDict() for r in features.collect()}
+    assert_features_match(got, reference_features(split, set(WINDOW)))
+
+
 def test_a_rerun_computes_nothing_and_a_changed_raw_day_recomputes_the_days_it_reaches(spark, preprocessed, tmp_path, capsys):
     src, _, counts = preprocessed
     root = tmp_path / "data"
