@@ -2,34 +2,40 @@
 
 For each size (multiples of the handbook's 5,000 customers and 10,000 terminals, r = 5, simulated
 from 2018-04-01; logical date 2018-08-14, so a first run lands the 58 days its 21 days of features
-need), runs the seven steps on an empty work folder in one Spark session (local[2], as the demo;
+need), runs the seven steps on an empty work folder (local[2], the demo's Spark settings;
 bench/pipeline_run.py) and prints per step:
   - its wall time;
-  - its I/O floor, measured right after it in the same session: a plain Spark read of the tables
-    the step reads (the same rows and columns, written to the `noop` sink) plus a plain write, in
-    the same format and partitioning, of what it wrote (cached first, so only the write is timed);
+  - its I/O floor: a plain Spark read of the tables the step reads (the same rows and columns,
+    written to the `noop` sink) plus a plain write, in the same format and partitioning, of what it
+    wrote (cached first, so only the write is timed);
   - the ratio step / floor (issue 13's target: within 3x for every data step);
-  - the peak memory during the step: the JVM heap (its heap pools' peaks) and this Python process.
-An untimed small run warms the JVM first (class loading, JIT), so the first size is not charged
-for it. A run at full size still compiles hot code as it goes (a step's second run in the same JVM
-is faster): --repeat N runs each size N times and reports the last.
+  - the peak memory during the step: the JVM heap (its heap pools' peaks) and the Python process.
 Across sizes it prints each step's growth exponent k (time ~ size^k, least squares over the
 sizes; target k <= 1.1 between 1x and 4x).
 
-The steps run in one JVM, so no step pays a JVM start here; the local backend's spark-submit adds
-~8 s to each step (its floor there), the demo's figures include it.
+Two ways to run them (--jvm):
+  - per-step (default): each step in a fresh Python and JVM, as each spark-submit runs it, and its
+    floor in another fresh one; both timed from their Spark session's start (the JVM start, the
+    local backend's floor per step, is bench/bench_dag.py's). Both are cold: each pays the JVM
+    compiling its code as it runs, as a real step does.
+  - shared: every step and its floor in one session, the floor measured right after its step.
+    The floor then runs on code its step made the JVM compile, while the step paid for that: an
+    untimed small run warms the JVM first, and --repeat N runs each size N times and reports the
+    last, but a step's time there still carries compilation its floor does not.
 
 Usage (the jobs' Python):
   PYTHONPATH=jobs $(bash -c 'source scripts/lib.sh; jobs_venv')/bin/python bench/bench_pipeline.py \\
-      [--scales 1,2,4] [--repeat 1] [--work /tmp/bench-pipeline]
+      [--scales 1,2,4] [--jvm per-step|shared] [--repeat 1] [--work /tmp/bench-pipeline]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -129,31 +135,72 @@ def growth_exponent(sizes: list[float], seconds: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
 
 
-def run_size(spark, work: str, scale: float) -> dict[str, tuple[float, float, int, int]]:
+def size_folder(work: str, scale: float) -> str:
+    return os.path.join(work, f"{scale:g}x")
+
+
+def size_steps(folder: str, scale: float, mlflow_uri: str):
+    return pipeline_steps(folder, DATE, mlflow_uri, "bench-pipeline", customers=round(HANDBOOK_CUSTOMERS * scale),
+                          terminals=round(HANDBOOK_TERMINALS * scale), radius=HANDBOOK_SIZE["radius"],
+                          start_date=START)
+
+
+def timed_step(spark, main, argv) -> tuple[float, int, int]:
+    """(seconds, peak JVM heap bytes, peak Python bytes) of one step run in `spark`'s JVM."""
+    with PeakMemory(spark) as memory:
+        start = time.monotonic()
+        main(argv)
+        seconds = time.monotonic() - start
+    return seconds, memory.jvm_heap_peak, memory.python_peak
+
+
+def in_fresh_jvm(part: str, step: str, folder: str, scale: float, mlflow_uri: str, driver_memory: str) -> dict:
+    """This script's --child mode in a new process: the step ('step') or its floor ('floor')."""
+    done = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child", part, step, "--work", folder,
+         "--scales", f"{scale!r}", "--mlflow-uri", mlflow_uri, "--driver-memory", driver_memory],
+        stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_size(spark, work: str, scale: float, driver_memory: str) -> dict[str, tuple[float, float, int, int]]:
     """{step: (seconds, floor seconds, peak JVM heap bytes, peak Python bytes)} of one pipeline run
-    at `scale` x the handbook."""
-    # one session runs every size: a DataFrame a step cached would otherwise answer a later read
-    # of the same path with the old rows (Spark matches cached plans by path, not by content)
-    spark.catalog.clearCache()
-    work = os.path.join(work, f"{scale:g}x")
+    at `scale` x the handbook; `spark` None: each step and each floor in a fresh JVM."""
+    if spark is not None:
+        # one session runs every size: a DataFrame a step cached would otherwise answer a later read
+        # of the same path with the old rows (Spark matches cached plans by path, not by content)
+        spark.catalog.clearCache()
+    work = size_folder(work, scale)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     out = {}
     with loopback_mlflow(work) as mlflow_uri:
-        for name, main, argv in pipeline_steps(
-                work, DATE, mlflow_uri, "bench-pipeline", customers=round(HANDBOOK_CUSTOMERS * scale),
-                terminals=round(HANDBOOK_TERMINALS * scale), radius=HANDBOOK_SIZE["radius"], start_date=START):
-            with PeakMemory(spark) as memory:
-                start = time.monotonic()
-                main(argv)
-                seconds = time.monotonic() - start
-            floor = io_floor(spark, work, *step_io(name, work))
-            spark.catalog.clearCache()
-            out[name] = (seconds, floor, memory.jvm_heap_peak, memory.python_peak)
+        for name, main, argv in size_steps(work, scale, mlflow_uri):
+            if spark is None:
+                step = in_fresh_jvm("step", name, work, scale, mlflow_uri, driver_memory)
+                seconds, heap, python = step["seconds"], step["heap"], step["python"]
+                floor = in_fresh_jvm("floor", name, work, scale, mlflow_uri, driver_memory)["floor"]
+            else:
+                seconds, heap, python = timed_step(spark, main, argv)
+                floor = io_floor(spark, work, *step_io(name, work))
+                spark.catalog.clearCache()
+            out[name] = (seconds, floor, heap, python)
             print(f"[bench] {scale:g}x {name}: {seconds:.1f} s (floor {floor:.1f} s, peak JVM heap "
-                  f"{memory.jvm_heap_peak / 2**20:.0f} MiB, Python {memory.python_peak / 2**20:.0f} MiB)",
-                  file=sys.stderr, flush=True)
+                  f"{heap / 2**20:.0f} MiB, Python {python / 2**20:.0f} MiB)", file=sys.stderr, flush=True)
     return out
+
+
+def child(part: str, step: str, folder: str, scale: float, mlflow_uri: str, driver_memory: str) -> int:
+    """--child: one step, or its floor, in this fresh process; its figures as a JSON line on stdout."""
+    spark = local_session(f"bench-{step}-{part}", driver_memory)
+    if part == "step":
+        main, argv = {n: (m, a) for n, m, a in size_steps(folder, scale, mlflow_uri)}[step]
+        seconds, heap, python = timed_step(spark, main, argv)
+        result = {"seconds": seconds, "heap": heap, "python": python}
+    else:
+        result = {"floor": io_floor(spark, folder, *step_io(step, folder))}
+    print(json.dumps(result), flush=True)
+    return 0
 
 
 def main() -> int:
@@ -161,29 +208,38 @@ def main() -> int:
     ap.add_argument("--scales", default="1,2,4", help="sizes as multiples of the handbook's (comma-separated)")
     ap.add_argument("--work", default="/tmp/bench-pipeline", help="work folder (a subfolder per size, emptied first)")
     ap.add_argument("--driver-memory", default="8g")
+    ap.add_argument("--jvm", choices=("per-step", "shared"), default="per-step",
+                    help="a fresh JVM for each step and each floor, or one for everything")
     ap.add_argument("--repeat", type=int, default=1, help="runs per size; the last one is reported")
     ap.add_argument("--warmup", type=float, default=0.02,
-                    help="size of an untimed first run that warms the JVM (0: none)")
+                    help="--jvm shared: size of an untimed first run that warms the JVM (0: none)")
+    ap.add_argument("--child", nargs=2, metavar=("PART", "STEP"), help=argparse.SUPPRESS)
+    ap.add_argument("--mlflow-uri", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        return child(*args.child, args.work, float(args.scales), args.mlflow_uri, args.driver_memory)
     scales = [float(s) for s in args.scales.split(",")]
     if len(scales) != len(set(scales)) or any(s <= 0 for s in scales):
         ap.error(f"bad --scales {args.scales!r}: distinct positive numbers")
     if args.repeat < 1:
         ap.error(f"bad --repeat {args.repeat}: at least 1")
-    spark = local_session("bench-pipeline", args.driver_memory)
     work = os.path.abspath(args.work)
-    if args.warmup > 0:
-        # the first steps in a fresh JVM pay its class loading and JIT: not the first size's cost
-        print(f"[bench] warm-up run at {args.warmup:g}x (not reported)", file=sys.stderr, flush=True)
-        run_size(spark, work, args.warmup)
+    spark = None
+    if args.jvm == "shared":
+        spark = local_session("bench-pipeline", args.driver_memory)
+        if args.warmup > 0:
+            # the first steps in a fresh JVM pay its class loading and JIT: not the first size's cost
+            print(f"[bench] warm-up run at {args.warmup:g}x (not reported)", file=sys.stderr, flush=True)
+            run_size(spark, work, args.warmup, args.driver_memory)
     runs = {}
     for scale in scales:
         for _ in range(args.repeat):
-            runs[scale] = run_size(spark, work, scale)
+            runs[scale] = run_size(spark, work, scale, args.driver_memory)
 
     steps = list(next(iter(runs.values())))
     print()
-    print(f"Pipeline steps, local[2], one Spark session; sizes x the handbook's {HANDBOOK_CUSTOMERS} customers / "
+    how = "a fresh JVM for each step and each floor" if spark is None else "one Spark session"
+    print(f"Pipeline steps, local[2], {how}; sizes x the handbook's {HANDBOOK_CUSTOMERS} customers / "
           f"{HANDBOOK_TERMINALS} terminals, first run for {DATE} (58 days landed, 21 days of features)"
           + (f"; the last of {args.repeat} runs per size" if args.repeat > 1 else ""))
     header = "".join(f"{f'{s:g}x s':>9}{'floor':>7}{'ratio':>7}{'heap':>7}{'py':>6}" for s in scales)
