@@ -135,11 +135,8 @@ def growth_exponent(sizes: list[float], seconds: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
 
 
-def size_folder(work: str, scale: float) -> str:
-    return os.path.join(work, f"{scale:g}x")
-
-
 def size_steps(folder: str, scale: float, mlflow_uri: str):
+    """The seven steps at `scale` x the handbook in `folder`."""
     return pipeline_steps(folder, DATE, mlflow_uri, "bench-pipeline", customers=round(HANDBOOK_CUSTOMERS * scale),
                           terminals=round(HANDBOOK_TERMINALS * scale), radius=HANDBOOK_SIZE["radius"],
                           start_date=START)
@@ -170,7 +167,7 @@ def run_size(spark, work: str, scale: float, driver_memory: str) -> dict[str, tu
         # one session runs every size: a DataFrame a step cached would otherwise answer a later read
         # of the same path with the old rows (Spark matches cached plans by path, not by content)
         spark.catalog.clearCache()
-    work = size_folder(work, scale)
+    work = os.path.join(work, f"{scale:g}x")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     out = {}
